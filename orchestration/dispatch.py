@@ -1,0 +1,55 @@
+"""The only module that talks to the broker.
+
+Every message is a hint: the database is the truth. A lost message delays work until the
+sweeper publishes it again; a duplicate is dropped by the claim's compare-and-set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from celery import current_app
+
+log = logging.getLogger(__name__)
+
+DECIDE_QUEUE = "baton.decide"
+SYSTEM_QUEUE = "baton.system"
+TASK_QUEUE_PREFIX = "baton.task."
+DECIDE_TASK = "baton.decide"
+WORKER_TASK_PREFIX = "baton.worker."
+
+
+def broker_queue(queue_name: str) -> str:
+    """The broker queue that carries a Conductor queue (``[domain:]taskType``)."""
+    return TASK_QUEUE_PREFIX + queue_name
+
+
+def worker_task_name(task_type: str) -> str:
+    """The Celery task name a worker for ``task_type`` registers under."""
+    return WORKER_TASK_PREFIX + task_type
+
+
+def publish_tasks(messages: Iterable[tuple[str, str, str]]) -> None:
+    """Publish (task_id, queue_name, task_type) triples to their queues; never raises, since
+    the sweeper re-publishes anything that does not arrive."""
+    app = current_app
+    try:
+        with app.producer_or_acquire() as producer:
+            for task_id, queue_name, task_type in messages:
+                app.send_task(
+                    worker_task_name(task_type),
+                    args=[task_id],
+                    queue=broker_queue(queue_name),
+                    producer=producer,
+                    ignore_result=True,
+                )
+    except Exception:  # broker down: the sweeper will publish again
+        log.warning("could not publish task messages; the sweeper will retry", exc_info=True)
+
+
+def publish_decide(workflow_id: str) -> None:
+    try:
+        current_app.send_task(DECIDE_TASK, args=[workflow_id], queue=DECIDE_QUEUE, ignore_result=True)
+    except Exception:
+        log.warning("could not publish decide for %s; the sweeper will retry", workflow_id, exc_info=True)

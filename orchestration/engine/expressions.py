@@ -1,0 +1,678 @@
+"""The ``${...}`` expression language of task inputs and workflow outputs (reference §4.12).
+
+Conductor resolves each ``${path}`` with Jayway JSONPath against a document
+``{"workflow": {...}, "<taskRef>": {...}}``. This module reproduces that observable behaviour:
+the expression scanner, Jayway's path grammar and result shapes (definite paths give a value or
+None, indefinite ones a list), and Java ``toString`` rendering when a value is interpolated
+into text. Filters (``[?(...)]``) are the one piece delegated to jsonpath-ng.
+
+Pure Python: no Django, no ORM, no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from orchestration.engine.state import TaskState, WorkflowState
+
+__all__ = ["CompiledPath", "ExpressionContext", "compile_path", "iter_expressions", "resolve", "resolve_input"]
+
+_MISSING: Any = object()  # "no such key", as opposed to a key holding null
+_KEEP: Any = object()  # leave the ${...} text as written (secrets, CPEWF_TASK_ID without a task)
+_BRACES = re.compile(r"[{}]")
+
+
+# -- scanning ----------------------------------------------------------------------------------
+
+
+def _spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each top-level ``${...}``, as Conductor's balanced-brace regex finds them.
+
+    A ``${`` preceded by ``$`` is an escape. Every ``{``/``}`` counts towards the balance, also
+    inside quotes. Once a ``${`` never balances, Java's regex keeps stale captures from that
+    failed attempt and finds nothing more in the string, so scanning stops there too.
+    """
+    spans: list[tuple[int, int]] = []
+    i = text.find("${")
+    while i != -1:
+        if i and text[i - 1] == "$":
+            i = text.find("${", i + 1)
+            continue
+        close = text.find("}", i + 2)
+        if close == -1:
+            break
+        if text.find("{", i + 2, close) == -1:  # the usual case: no nested braces
+            end = close + 1
+        else:
+            depth, end = 0, -1
+            for match in _BRACES.finditer(text, i + 1):
+                depth += 1 if match.group() == "{" else -1
+                if depth == 0:
+                    end = match.end()
+                    break
+            if end == -1:
+                break
+        spans.append((i, end))
+        i = text.find("${", end)
+    return spans
+
+
+def iter_expressions(value: Any) -> Iterator[str]:
+    """Inner text of every top-level ``${...}`` in the strings of ``value`` (walked recursively)."""
+    if isinstance(value, str):
+        if "${" in value:
+            for start, end in _spans(value):
+                yield value[start + 2 : end - 1]
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from iter_expressions(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from iter_expressions(item)
+
+
+# -- path grammar ------------------------------------------------------------------------------
+
+# Segment kinds. A segment is a tuple whose first item is its kind.
+_KEY, _KEYS, _IDX, _IDXS, _SLICE, _ALL, _SCAN, _FILTER, _FN = range(9)
+_INT = re.compile(r"-?\d+")
+
+
+def _aggregate(name: str) -> Callable[[Any], Any]:
+    def apply(node: Any) -> Any:
+        if not isinstance(node, list):
+            return None
+        # Jayway aggregates only the numbers of the array, as doubles; booleans are not numbers.
+        nums = [float(x) for x in node if isinstance(x, int | float) and not isinstance(x, bool)]
+        if not nums:
+            return None
+        if name == "sum":
+            return math.fsum(nums)
+        if name == "min":
+            return min(nums)
+        if name == "max":
+            return max(nums)
+        avg = math.fsum(nums) / len(nums)
+        if name == "avg":
+            return avg
+        return math.sqrt(max(0.0, math.fsum(x * x for x in nums) / len(nums) - avg * avg))
+
+    return apply
+
+
+def _length(node: Any) -> Any:
+    return len(node) if isinstance(node, list | Mapping) else None
+
+
+_FUNCTIONS: dict[str, Callable[[Any], Any]] = {
+    "length": _length,
+    "size": _length,
+    "keys": lambda n: list(n.keys()) if isinstance(n, Mapping) else None,
+    "first": lambda n: n[0] if isinstance(n, list) and n else None,
+    "last": lambda n: n[-1] if isinstance(n, list) and n else None,
+    **{name: _aggregate(name) for name in ("sum", "min", "max", "avg", "stddev")},
+}
+
+
+def _parse(path: str) -> list[tuple[Any, ...]]:
+    text = path.rstrip()
+    if not text:
+        raise ValueError("empty path")
+    # Conductor hands Jayway the path with "$." prepended unless it already starts at a root;
+    # Jayway trims trailing blanks, but a leading blank then sits after the dot and is invalid.
+    if text[0] not in "$@":
+        text = "$." + text
+    segs: list[tuple[Any, ...]] = []
+    i, n = 1, len(text)
+    while i < n:
+        c = text[i]
+        if c == "[":
+            seg, i = _bracket(text, i)
+        elif c == ".":
+            scan = text.startswith("..", i)
+            i += 2 if scan else 1
+            if i >= n:
+                raise ValueError(f"path must not end with '.' or '..': {path!r}")
+            seg, i = _bracket(text, i) if text[i] == "[" else _dotted(text, i)
+            if scan:
+                if seg[0] == _FN:
+                    raise ValueError(f"a function cannot follow '..': {path!r}")
+                seg = (_SCAN, seg)
+        else:
+            raise ValueError(f"unexpected {c!r} at position {i - 2} in {path!r}")
+        segs.append(seg)
+    if any(seg[0] == _FN for seg in segs[:-1]):
+        raise ValueError(f"a function call must end the path: {path!r}")
+    return segs
+
+
+def _dotted(text: str, i: int) -> tuple[tuple[Any, ...], int]:
+    j = i
+    while j < len(text) and text[j] not in ".[(":
+        j += 1
+    name = text[i:j]
+    if not name:
+        raise ValueError(f"empty property name at position {i - 2}")
+    if " " in name:
+        raise ValueError(f"use ['{name}'] for a property name containing blanks")
+    if j < len(text) and text[j] == "(":
+        close = text.find(")", j)
+        if close == -1:
+            raise ValueError(f"unclosed function call {name}(")
+        if text[j + 1 : close].strip():
+            raise ValueError(f"function arguments are not supported: {name}()")
+        if name not in _FUNCTIONS:
+            raise ValueError(f"unknown function {name}()")
+        return (_FN, _FUNCTIONS[name]), close + 1
+    if name == "*":
+        return (_ALL,), j
+    return (_KEY, name), j
+
+
+def _bracket(text: str, i: int) -> tuple[tuple[Any, ...], int]:
+    n = len(text)
+    j = i + 1
+    while j < n and text[j] == " ":
+        j += 1
+    if j >= n:
+        raise ValueError("unclosed '['")
+    if text[j] == "?":
+        return _filter(text, j)
+    if text[j] in "'\"":
+        names: list[str] = []
+        while True:
+            name, j = _quoted(text, j)
+            names.append(name)
+            while j < n and text[j] == " ":
+                j += 1
+            if j < n and text[j] == "]":
+                seg = (_KEY, names[0]) if len(names) == 1 else (_KEYS, tuple(names))
+                return seg, j + 1
+            if j >= n or text[j] != ",":
+                raise ValueError("expected ',' or ']' after a quoted property name")
+            j += 1
+            while j < n and text[j] == " ":
+                j += 1
+    close = text.find("]", j)
+    if close == -1:
+        raise ValueError("unclosed '['")
+    body = text[j:close].strip()
+    if body == "*":
+        return (_ALL,), close + 1
+    if ":" in body:
+        parts = body.split(":")
+        if len(parts) != 2 or not all(p == "" or _INT.fullmatch(p) for p in parts):
+            raise ValueError(f"invalid array slice [{body}]")
+        start, stop = (int(p) if p else None for p in parts)
+        return (_SLICE, start, stop), close + 1
+    items = [p.strip() for p in body.split(",")]
+    if not all(_INT.fullmatch(p) for p in items):
+        raise ValueError(f"invalid bracket expression [{body}]; quote property names")
+    if len(items) == 1:
+        return (_IDX, int(items[0])), close + 1
+    return (_IDXS, tuple(int(p) for p in items)), close + 1
+
+
+def _quoted(text: str, j: int) -> tuple[str, int]:
+    quote, out, j = text[j], [], j + 1
+    while j < len(text):
+        c = text[j]
+        if c == "\\" and j + 1 < len(text):
+            out.append(text[j + 1])
+            j += 2
+        elif c == quote:
+            return "".join(out), j + 1
+        else:
+            out.append(c)
+            j += 1
+    raise ValueError("unterminated quoted property name")
+
+
+def _filter(text: str, j: int) -> tuple[tuple[Any, ...], int]:
+    if not text.startswith("?(", j):
+        raise ValueError("a filter must look like [?(...)]")
+    depth, k, quote = 0, j + 1, ""
+    while k < len(text):
+        c = text[k]
+        if quote:
+            if c == "\\":
+                k += 1
+            elif c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                break
+        k += 1
+    rest = text[k + 1 :].lstrip(" ")
+    if depth or not rest.startswith("]"):
+        raise ValueError("unclosed filter [?(...)]")
+    return (_FILTER, _compile_filter(text[j + 2 : k])), len(text) - len(rest) + 1
+
+
+def _compile_filter(expr: str) -> Any:
+    # Jayway writes "&&" and /regex/flags (a full match); jsonpath-ng wants "&" and a quoted
+    # pattern it searches with. Rewrite outside string literals; anything else jsonpath-ng
+    # cannot parse (||, in, nin, size, ...) is reported as an uncompilable path.
+    from jsonpath_ng.ext import parse as jsonpath_parse
+
+    out, k, quote = [], 0, ""
+    while k < len(expr):
+        c = expr[k]
+        if quote:
+            out.append(c)
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+            out.append(c)
+        elif expr.startswith("&&", k):
+            out.append("&")
+            k += 1
+        elif expr.startswith("||", k):
+            raise ValueError("'||' is not supported in filters")
+        elif c == "/":
+            end = expr.find("/", k + 1)
+            if end == -1:
+                raise ValueError("unterminated /regex/ in filter")
+            flags = re.match(r"[a-z]*", expr[end + 1 :]).group()  # type: ignore[union-attr]
+            prefix = "(?i)" if "i" in flags else ""
+            out.append(json.dumps(f"{prefix}^(?:{expr[k + 1 : end]})$"))
+            k = end + len(flags)
+        else:
+            out.append(c)
+        k += 1
+    try:
+        return jsonpath_parse("$[?(" + "".join(out) + ")]")
+    except Exception as exc:  # jsonpath-ng raises a variety of parser errors
+        raise ValueError(f"unsupported filter [?({expr})]: {exc}") from exc
+
+
+class _JsonArray(list):  # type: ignore[type-arg]
+    """Result of an indefinite path. Jayway returns a json-smart JSONArray whose toString is
+    compact JSON, unlike a list read from the document, which renders Java-style."""
+
+    __slots__ = ()
+
+
+class CompiledPath:
+    """A compiled path; call it (or ``.find``) on a document. Missing → None (definite paths)
+    or [] (indefinite paths: wildcards, ``..``, filters, slices, several indexes)."""
+
+    __slots__ = ("text", "definite", "head", "_segs", "_steps", "_tail", "_leaf", "_fn")
+
+    def __init__(self, text: str, segs: list[tuple[Any, ...]]) -> None:
+        self.text = text
+        self._fn = segs.pop()[1] if segs and segs[-1][0] == _FN else None
+        self._leaf = segs.pop()[1] if segs and segs[-1][0] == _KEYS else None
+        self.definite = all(seg[0] in (_KEY, _IDX) for seg in segs)
+        if not self.definite:  # put back a leaf multi-property: it merges per node
+            segs += [(_KEYS, self._leaf)] if self._leaf else []
+            self._leaf = None
+            if self._fn is not None:
+                raise ValueError(f"functions need a definite path: {text!r}")
+        self._segs = tuple(segs)
+        self._steps = tuple(seg[1] for seg in segs) if self.definite else ()
+        self._tail = self._steps[1:]
+        # The first key selects "workflow" or a task: the lazy context builds only that part.
+        self.head: str | None = segs[0][1] if segs and segs[0][0] == _KEY else None
+
+    def __repr__(self) -> str:
+        return f"CompiledPath({self.text!r})"
+
+    def find(self, doc: Any) -> Any:
+        found = self._eval(doc, 0)
+        return list(found) if type(found) is _JsonArray else found
+
+    __call__ = find
+
+    def _find_in(self, ctx: ExpressionContext) -> Any:
+        if self.head is None:
+            return self._eval(ctx.document(), 0)
+        root = ctx.root(self.head)
+        if root is _MISSING:
+            return None if self.definite else _JsonArray()
+        return self._eval(root, 1)
+
+    def _eval(self, node: Any, start: int) -> Any:
+        if self.definite:
+            for step in self._tail if start else self._steps:
+                if step.__class__ is str:
+                    if type(node) is dict or isinstance(node, Mapping):
+                        node = node.get(step, _MISSING)
+                        if node is _MISSING:
+                            return None
+                    else:
+                        return None
+                elif isinstance(node, list | tuple) and -len(node) <= step < len(node):
+                    node = node[step]
+                else:
+                    return None
+            if self._leaf is not None:
+                if not isinstance(node, Mapping):
+                    return None
+                node = {k: node[k] for k in self._leaf if k in node}
+            return self._fn(node) if self._fn is not None else node
+        nodes = [node]
+        last = len(self._segs) - 1
+        for i in range(start, last + 1):
+            nodes = _apply(self._segs[i], nodes, i == last)
+        return _JsonArray(nodes)
+
+
+def _apply(seg: tuple[Any, ...], nodes: list[Any], leaf: bool) -> list[Any]:
+    kind, out = seg[0], []
+    for node in nodes:
+        if kind == _SCAN:
+            _scan(node, seg[1], leaf, out)
+        elif isinstance(node, Mapping):
+            if kind == _KEY:
+                if seg[1] in node:
+                    out.append(node[seg[1]])
+            elif kind == _KEYS:  # a leaf multi-property merges into one map per node
+                picked = [(k, node[k]) for k in seg[1] if k in node]
+                out.extend([dict(picked)] if leaf else [v for _, v in picked])
+            elif kind == _ALL:
+                out.extend(node.values())
+            elif kind == _FILTER and _matches(seg[1], [node]):
+                out.append(node)
+        elif isinstance(node, list | tuple):
+            if kind == _IDX:
+                if -len(node) <= seg[1] < len(node):
+                    out.append(node[seg[1]])
+            elif kind == _IDXS:
+                out.extend(node[i] for i in seg[1] if -len(node) <= i < len(node))
+            elif kind == _SLICE:
+                out.extend(node[seg[1] : seg[2]])
+            elif kind == _ALL:
+                out.extend(node)
+            elif kind == _FILTER:
+                out.extend(_matches(seg[1], node))
+    return out
+
+
+def _scan(node: Any, seg: tuple[Any, ...], leaf: bool, out: list[Any]) -> None:
+    # Jayway's deep scan is pre-order: the segment is applied to a node before its children.
+    # A filter under a scan tests each visited object itself (list items are visited as nodes).
+    if seg[0] == _FILTER:
+        if isinstance(node, Mapping) and _matches(seg[1], [node]):
+            out.append(node)
+    else:
+        out.extend(_apply(seg, [node], leaf))
+    children = node.values() if isinstance(node, Mapping) else node if isinstance(node, list | tuple) else ()
+    for child in children:
+        if isinstance(child, Mapping | list | tuple):
+            _scan(child, seg, leaf, out)
+
+
+def _matches(jsonpath: Any, items: Any) -> list[Any]:
+    try:
+        return [m.value for m in jsonpath.find(list(items))]
+    except Exception:  # a failing comparison filters the item out, as in Jayway
+        return []
+
+
+@lru_cache(maxsize=4096)
+def _compile(path: str) -> CompiledPath | str:
+    # Errors are cached as their message so that a bad path in a hot loop is parsed only once.
+    try:
+        return CompiledPath(path, _parse(path))
+    except ValueError as exc:
+        return str(exc)
+
+
+def compile_path(path: str) -> CompiledPath:
+    """Compile a Jayway-style JSONPath (leading ``$.`` implied); ValueError if not compilable."""
+    compiled = _compile(path)
+    if isinstance(compiled, str):
+        raise ValueError(f"invalid expression path {path!r}: {compiled}")
+    return compiled
+
+
+# -- rendering (Java toString) -----------------------------------------------------------------
+
+
+def _java_double(x: float) -> str:
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0 or 1e-3 <= abs(x) < 1e7:
+        return repr(x)  # same digits as Double.toString in this range
+    sign, digits, exponent = Decimal(repr(x)).as_tuple()
+    power = len(digits) + int(exponent) - 1
+    text = "".join(map(str, digits)).rstrip("0") or "0"
+    return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{power}"
+
+
+def _java_str(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _java_double(value)
+    if type(value) is _JsonArray:
+        return _json_smart(value)
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_java_str(k)}={_java_str(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(_java_str, value)) + "]"
+    return str(value)
+
+
+def _json_smart(value: Any) -> str:
+    # json-smart's compact JSON, which also escapes "/" as "\/".
+    if value is None or isinstance(value, bool):
+        return _java_str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False).replace("/", "\\/")
+    if isinstance(value, float):
+        return _java_double(value)
+    if isinstance(value, Mapping):
+        return "{" + ",".join(f"{_json_smart(str(k))}:{_json_smart(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(map(_json_smart, value)) + "]"
+    return str(value)
+
+
+# -- evaluation context ------------------------------------------------------------------------
+
+_LOOP_SUFFIX = re.compile(r"(?:__\d+)+$")
+
+
+class ExpressionContext:
+    """The document ``{"workflow": {...}, "<taskRef>": {...}}``, built lazily per root key."""
+
+    __slots__ = ("current_task_id", "_workflow", "_doc", "_workflow_doc", "_latest", "_task_docs")
+
+    def __init__(self, workflow: WorkflowState | None, current_task_id: str | None = None) -> None:
+        self.current_task_id = current_task_id
+        self._workflow = workflow
+        self._doc: Any = None
+        self._workflow_doc: dict[str, Any] | None = None
+        self._latest: dict[str, TaskState] | None = None
+        self._task_docs: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def from_document(cls, doc: Any, current_task_id: str | None = None) -> ExpressionContext:
+        ctx = cls(None, current_task_id)
+        ctx._doc = doc
+        return ctx
+
+    def root(self, name: str) -> Any:
+        """The root entry ``name``, or the module's missing marker."""
+        if self._doc is not None or self._workflow is None:
+            doc = self._doc
+            return doc.get(name, _MISSING) if isinstance(doc, Mapping) else _MISSING
+        if name == "workflow":
+            return self._workflow_doc or self._build_workflow_doc()
+        doc = self._task_docs.get(name)
+        if doc is not None:
+            return doc
+        task = self._tasks_by_key().get(name)
+        if task is None:
+            return _MISSING
+        doc = self._task_docs[name] = self._build_task_doc(task)
+        return doc
+
+    def document(self) -> Any:
+        """The whole document (for paths such as ``$..x`` that do not start with a root key)."""
+        if self._doc is None:
+            if self._workflow is None:
+                return {}
+            doc = {"workflow": self.root("workflow")}
+            for key in self._tasks_by_key():
+                doc[key] = self.root(key)
+            self._doc = doc
+        return self._doc
+
+    def _build_workflow_doc(self) -> dict[str, Any]:
+        wf = self._workflow
+        assert wf is not None
+        raw = wf.definition.raw
+        schema_version = raw.get("schemaVersion") if isinstance(raw, Mapping) else None
+        # Conductor offers exactly these keys; createTime and taskToDomain are not among them.
+        self._workflow_doc = {
+            "input": wf.input,
+            "output": wf.output,
+            "status": wf.status,
+            "workflowId": wf.workflow_id,
+            "parentWorkflowId": wf.parent_workflow_id,
+            "parentWorkflowTaskId": wf.parent_workflow_task_id,
+            "workflowType": wf.name,
+            "version": wf.version,
+            "correlationId": wf.correlation_id,
+            "reasonForIncompletion": wf.reason_for_incompletion,
+            "schemaVersion": 2 if schema_version is None else schema_version,
+            "variables": wf.variables,
+        }
+        return self._workflow_doc
+
+    def _tasks_by_key(self) -> dict[str, TaskState]:
+        # Loop iterations ("ref__3") are visible under the bare ref; the highest seq wins, so
+        # the latest attempt of the latest iteration is what "${ref.output}" reads.
+        if self._latest is None:
+            latest: dict[str, TaskState] = {}
+            assert self._workflow is not None
+            for task in self._workflow.tasks:
+                key = _LOOP_SUFFIX.sub("", task.ref) if task.iteration > 0 else task.ref
+                current = latest.get(key)
+                if current is None or task.seq >= current.seq:
+                    latest[key] = task
+            self._latest = latest
+        return self._latest
+
+    def _build_task_doc(self, task: TaskState) -> dict[str, Any]:
+        wf = self._workflow
+        assert wf is not None
+        doc = {
+            "input": task.input,
+            "output": task.output,
+            "taskType": task.task_type,
+            "referenceTaskName": task.ref,
+            "retryCount": task.retry_count,
+            "correlationId": wf.correlation_id,
+            "pollCount": task.poll_count,
+            "taskDefName": task.task_def_name or task.task_type,
+            "scheduledTime": task.scheduled_time,
+            "startTime": task.start_time,
+            "endTime": task.end_time,
+            "workflowInstanceId": wf.workflow_id,
+            "taskId": task.task_id,
+            "reasonForIncompletion": task.reason_for_incompletion,
+            "callbackAfterSeconds": task.callback_after_seconds,
+            "workerId": task.worker_id,
+            "iteration": task.iteration,
+        }
+        if task.status is not None:  # Conductor omits a null status
+            doc["status"] = task.status
+        return doc
+
+
+# -- resolution --------------------------------------------------------------------------------
+
+
+def _clone(value: Any) -> Any:
+    # Whole-expression results are copied so that a task input never aliases workflow state.
+    if isinstance(value, Mapping):
+        return {k: _clone(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clone(v) for v in value]
+    return value
+
+
+def _evaluate(path: str, ctx: ExpressionContext) -> Any:
+    if not path or path.isspace():
+        return ""
+    if path == "CPEWF_TASK_ID":
+        # Conductor leaves the text in place when there is no task id to substitute.
+        return _KEEP if ctx.current_task_id is None else ctx.current_task_id
+    if path.startswith("workflow.secrets."):
+        return _KEEP  # secrets are substituted only when a task is handed to its executor
+    compiled = _compile(path)
+    if isinstance(compiled, str):
+        return None  # Conductor logs an unreadable path and uses null
+    try:
+        return compiled._find_in(ctx)
+    except Exception:  # evaluation never fails a workflow: Jayway runs with SUPPRESS_EXCEPTIONS
+        return None
+
+
+def _resolve_text(text: str, ctx: ExpressionContext, depth: int) -> Any:
+    spans = _spans(text)
+    if not spans:
+        return text.replace("$${", "${")
+    values = []
+    for start, end in spans:
+        inner = text[start + 2 : end - 1]
+        if "${" in inner:  # nested expressions resolve first, always as text
+            inner = _resolve_text(inner, ctx, depth + 1)
+        values.append(_evaluate(inner, ctx))
+    if depth == 0 and len(spans) == 1 and spans[0] == (0, len(text)):
+        value = values[0]
+        return text if value is _KEEP else _clone(value)  # a lone expression keeps its type
+    parts, pos = [], 0
+    for (start, end), value in zip(spans, values, strict=True):
+        parts.append(text[pos:start])
+        parts.append(text[start:end] if value is _KEEP else _java_str(value))
+        pos = end
+    parts.append(text[pos:])
+    return "".join(parts).replace("$${", "${")
+
+
+def resolve(value: Any, ctx: ExpressionContext) -> Any:
+    """A resolved copy of ``value``; the input is never mutated."""
+    cls = value.__class__
+    if cls is str:
+        return _resolve_text(value, ctx, 0) if "${" in value else value
+    if cls is dict or isinstance(value, Mapping):
+        return {k: resolve(v, ctx) for k, v in value.items()}
+    if cls is list or isinstance(value, tuple):
+        return [resolve(v, ctx) for v in value]
+    if isinstance(value, str):
+        return _resolve_text(str(value), ctx, 0) if "${" in value else value
+    return value
+
+
+def resolve_input(params: Mapping[str, Any] | None, ctx: ExpressionContext) -> dict[str, Any]:
+    """Resolve an inputParameters/outputParameters map into a new dict."""
+    if not params:
+        return {}
+    return {k: resolve(v, ctx) for k, v in params.items()}

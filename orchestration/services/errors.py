@@ -1,0 +1,28 @@
+"""Errors services raise; the REST layer maps them to Conductor's error body (reference §0.1)."""
+
+from __future__ import annotations
+
+from orchestration.definitions.validation import DefinitionError, FieldError
+
+
+class ServiceError(Exception):
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class Conflict(ServiceError):
+    status = 409
+
+
+class BadRequest(ServiceError):
+    status = 400
+
+
+__all__ = ["BadRequest", "Conflict", "DefinitionError", "FieldError", "NotFound", "ServiceError"]

@@ -1,0 +1,204 @@
+"""Workflow services: start and decide. Each is one transaction; messages go out on commit."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from orchestration import dispatch
+from orchestration.definitions.model import WorkflowDefinition
+from orchestration.definitions.validation import DefinitionError, validate_workflow_def
+from orchestration.engine.context import DecideContext
+from orchestration.engine.decider import decide
+from orchestration.engine.state import WorkflowState
+from orchestration.models import DecideRequest, DefinitionSnapshot, PollData, TaskDef, WorkflowDef
+from orchestration.services import store
+from orchestration.services.errors import BadRequest, NotFound
+
+log = logging.getLogger(__name__)
+_rng = random.SystemRandom()
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _active_domains(task_type: str) -> frozenset[str]:
+    """Domains with a worker that polled ``task_type`` in the last 10 s (reference §4.8)."""
+    since = now_ms() - 10_000
+    rows = PollData.objects.filter(task_type=task_type, last_poll_time__gte=since).values_list("domain", flat=True)
+    return frozenset(d for d in rows if d)
+
+
+def _redispatch_grace_ms() -> int:
+    return int(settings.BATON["REDISPATCH_AFTER_SECONDS"]) * 1000
+
+
+def _frozen_definition(definition: dict[str, Any]) -> tuple[str, WorkflowDefinition]:
+    """Attach a TaskDef to every node (registered, inline, or Conductor's ad-hoc default) and
+    store the result once per distinct content: later edits never reach running workflows."""
+    parsed = WorkflowDefinition.from_json(definition)
+    names = {node.name for node in parsed.walk() if node.task_def is None}
+    registered = {name: data for name, data in TaskDef.objects.filter(name__in=names).values_list("name", "data")}
+
+    def attach(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for task in tasks:
+            task = dict(task)
+            if not isinstance(task.get("taskDefinition"), dict) and task.get("name") in registered:
+                task["taskDefinition"] = registered[task["name"]]
+            for key in ("loopOver", "defaultCase"):
+                if isinstance(task.get(key), list):
+                    task[key] = attach(task[key])
+            if isinstance(task.get("forkTasks"), list):
+                task["forkTasks"] = [attach(branch) for branch in task["forkTasks"] if isinstance(branch, list)]
+            if isinstance(task.get("decisionCases"), dict):
+                task["decisionCases"] = {k: attach(v) for k, v in task["decisionCases"].items() if isinstance(v, list)}
+            out.append(task)
+        return out
+
+    frozen = dict(definition)
+    frozen["tasks"] = attach(list(definition.get("tasks") or []))
+    key = store.snapshot_key(frozen)
+    DefinitionSnapshot.objects.bulk_create([DefinitionSnapshot(key=key, data=frozen, create_time=now_ms())], ignore_conflicts=True)
+    parsed = WorkflowDefinition.from_json(frozen)
+    store.remember_definition(key, parsed)
+    return key, parsed
+
+
+def _resolve_definition(name: str, version: int | None) -> dict[str, Any]:
+    qs = WorkflowDef.objects.filter(name=name)
+    qs = qs.filter(version=version) if version else qs.order_by("-version")
+    data = qs.values_list("data", flat=True).first()
+    if data is None:
+        raise NotFound(f"No such workflow defined. name={name}, version={version}")
+    return data
+
+
+def workflow_start(
+    *,
+    name: str,
+    input: dict[str, Any] | None,
+    version: int | None = None,
+    correlation_id: str | None = None,
+    priority: int = 0,
+    task_to_domain: dict[str, str] | None = None,
+    workflow_def: dict[str, Any] | None = None,
+    parent_workflow_id: str | None = None,
+    parent_workflow_task_id: str | None = None,
+    extra: dict[str, Any] | None = None,
+    workflow_id: str | None = None,
+    actor: str = "api",
+) -> str:
+    """Create a workflow and run its first decide in the same transaction (as Conductor does,
+    so sync system tasks at its head have run before the id is returned)."""
+    if input is None:
+        raise BadRequest("NULL input passed when starting workflow")
+    if not isinstance(input, dict):
+        raise BadRequest("input must be a JSON object")
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 99:
+        raise BadRequest("priority: Priority must be between 0 and 99")
+    if workflow_def is not None:
+        errors = validate_workflow_def(workflow_def, owner_email_mandatory=False, path="workflowDef")
+        if errors:
+            raise DefinitionError(errors)
+        definition = workflow_def
+    else:
+        definition = _resolve_definition(name, version)
+    now = now_ms()
+    with transaction.atomic():
+        key, parsed = _frozen_definition(definition)
+        wf_input = dict(input)
+        for k, v in parsed.input_template.items():
+            wf_input.setdefault(k, v)
+        wf = WorkflowState(
+            workflow_id=workflow_id or str(uuid.uuid4()),
+            name=parsed.name,
+            version=parsed.version,
+            status="RUNNING",
+            definition=parsed,
+            snapshot_key=key,
+            input=wf_input,
+            variables=dict(parsed.variables),
+            task_to_domain=dict(task_to_domain or {}),
+            correlation_id=correlation_id,
+            priority=priority,
+            parent_workflow_id=parent_workflow_id,
+            parent_workflow_task_id=parent_workflow_task_id,
+            extra=dict(extra or {}),
+            create_time=now,
+            update_time=now,
+            is_new=True,
+        )
+        _decide_and_save(wf, now=now, actor=actor)
+    return wf.workflow_id
+
+
+def _decide_and_save(wf: WorkflowState, *, now: int, actor: str) -> None:
+    ctx = DecideContext(workflow=wf, now=now, rng=_rng, active_domains=_active_domains)
+    decision = decide(ctx)
+    grace = _redispatch_grace_ms()
+    for task in decision.to_dispatch:
+        task.dispatch_at = now + grace
+    store.save_workflow(wf, new_tasks=decision.new_tasks, changed_tasks=decision.changed_tasks, actor=actor)
+    if decision.to_dispatch:
+        messages = [(t.task_id, t.queue_name, t.task_type) for t in decision.to_dispatch]
+        transaction.on_commit(lambda: dispatch.publish_tasks(messages))
+
+
+def _lock_busy(error: DatabaseError) -> bool:
+    # PostgreSQL's lock_not_available (55P03) for NOWAIT; anything else is a real error.
+    return getattr(getattr(error, "__cause__", None), "sqlstate", None) == "55P03"
+
+
+def workflow_decide(*, workflow_id: str, actor: str = "decider", wait: bool = True) -> bool:
+    """Decide one workflow under its row lock. With ``wait=False`` a busy lock is not waited
+    for: a (coalesced) decide request is queued instead and False returned."""
+    try:
+        with transaction.atomic():
+            wf = store.load_workflow(workflow_id, lock=True, nowait=not wait)
+            if wf is None:
+                return False
+            if wf.terminal and wf.status == "COMPLETED":
+                return True
+            _decide_and_save(wf, now=now_ms(), actor=actor)
+            return True
+    except DatabaseError as error:
+        if wait or not _lock_busy(error):
+            raise
+    request_decide(workflow_id)
+    return False
+
+
+def request_decide(workflow_id: str) -> None:
+    """Ask a Celery worker to decide this workflow. Requests coalesce: while one is pending
+    (its row exists), further requests add nothing."""
+    table = DecideRequest._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (workflow_id, requested_at) VALUES (%s, %s) "
+            "ON CONFLICT (workflow_id) DO NOTHING RETURNING workflow_id",
+            [workflow_id, now_ms()],
+        )
+        inserted = cursor.fetchone() is not None
+        if inserted:
+            transaction.on_commit(lambda: dispatch.publish_decide(workflow_id))
+
+
+def take_decide_request(workflow_id: str) -> None:
+    """Clear the pending request before deciding, so a change made during the decide queues
+    a fresh one instead of being coalesced into the request being served."""
+    DecideRequest.objects.filter(workflow_id=workflow_id).delete()
+
+
+def workflow_state(workflow_id: str) -> WorkflowState:
+    wf = store.load_workflow(workflow_id)
+    if wf is None:
+        raise NotFound(f"No such workflow found by id: {workflow_id}")
+    return wf
