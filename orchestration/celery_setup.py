@@ -7,7 +7,6 @@ import importlib
 
 from celery import Celery
 from django.conf import settings
-from kombu import Queue
 
 from orchestration import dispatch
 
@@ -21,18 +20,23 @@ def configure(app: Celery) -> None:
     from workers.runtime import registered_queues
 
     import_worker_modules()
-    queues = [Queue(dispatch.DECIDE_QUEUE), Queue(dispatch.SYSTEM_QUEUE)]
-    queues += [Queue(dispatch.broker_queue(q)) for q in registered_queues()]
+    # Fresh objects for the consumer side: Celery fills in a default exchange on the queues it
+    # is given, and the cached publish-side declarations must keep the empty one.
+    names = [dispatch.DECIDE_QUEUE, dispatch.SYSTEM_QUEUE] + [dispatch.broker_queue(q) for q in registered_queues()]
+    queues = [dispatch.queue_decl.__wrapped__(name) for name in names]
     interval = float(settings.BATON["SWEEP_INTERVAL_SECONDS"])
     app.conf.update(
         task_queues=queues,
-        task_routes={dispatch.DECIDE_TASK: {"queue": dispatch.DECIDE_QUEUE}, "baton.sweep": {"queue": dispatch.SYSTEM_QUEUE}},
+        task_routes={
+            dispatch.DECIDE_TASK: {"queue": dispatch.queue_decl(dispatch.DECIDE_QUEUE)},
+            "baton.sweep": {"queue": dispatch.queue_decl(dispatch.SYSTEM_QUEUE)},
+        },
         beat_schedule={
             "baton-sweep": {
                 "task": "baton.sweep",
                 "schedule": interval,
                 # A sweep that could not start in time is superseded by the next one.
-                "options": {"queue": dispatch.SYSTEM_QUEUE, "expires": max(1.0, interval * 5)},
+                "options": {"queue": dispatch.queue_decl(dispatch.SYSTEM_QUEUE), "expires": max(1.0, interval * 5)},
             }
         },
     )

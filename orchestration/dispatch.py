@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from functools import lru_cache
 
 from celery import current_app
+from kombu import Exchange, Queue
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +20,17 @@ SYSTEM_QUEUE = "baton.system"
 TASK_QUEUE_PREFIX = "baton.task."
 DECIDE_TASK = "baton.decide"
 WORKER_TASK_PREFIX = "baton.worker."
+
+
+@lru_cache(maxsize=4096)
+def queue_decl(name: str) -> Queue:
+    """A broker queue on the default exchange, routed by its own name.
+
+    No exchange binding is involved, so nothing depends on routing tables the broker may
+    lose (FLUSHDB on Redis deletes kombu's bindings with the messages): a publish always
+    lands in the queue, and consumers and publishers agree without declaring anything.
+    """
+    return Queue(name, Exchange(""), routing_key=name)
 
 
 def broker_queue(queue_name: str) -> str:
@@ -40,7 +53,7 @@ def publish_tasks(messages: Iterable[tuple[str, str, str]]) -> None:
                 app.send_task(
                     worker_task_name(task_type),
                     args=[task_id],
-                    queue=broker_queue(queue_name),
+                    queue=queue_decl(broker_queue(queue_name)),
                     producer=producer,
                     ignore_result=True,
                 )
@@ -50,6 +63,6 @@ def publish_tasks(messages: Iterable[tuple[str, str, str]]) -> None:
 
 def publish_decide(workflow_id: str) -> None:
     try:
-        current_app.send_task(DECIDE_TASK, args=[workflow_id], queue=DECIDE_QUEUE, ignore_result=True)
+        current_app.send_task(DECIDE_TASK, args=[workflow_id], queue=queue_decl(DECIDE_QUEUE), ignore_result=True)
     except Exception:
         log.warning("could not publish decide for %s; the sweeper will retry", workflow_id, exc_info=True)
