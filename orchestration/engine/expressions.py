@@ -87,12 +87,11 @@ _INT = re.compile(r"-?\d+")
 
 def _aggregate(name: str) -> Callable[[Any], Any]:
     def apply(node: Any) -> Any:
-        if not isinstance(node, list):
-            return None
-        # Jayway aggregates only the numbers of the array, as doubles; booleans are not numbers.
+        # Jayway aggregates only the numbers of an array, as doubles (booleans are not numbers),
+        # and fails the whole read when there is nothing to aggregate.
         nums = [float(x) for x in node if isinstance(x, int | float) and not isinstance(x, bool)]
         if not nums:
-            return None
+            raise ValueError(f"{name}() of no numbers")
         if name == "sum":
             return math.fsum(nums)
         if name == "min":
@@ -111,12 +110,13 @@ def _length(node: Any) -> Any:
     return len(node) if isinstance(node, list | Mapping) else None
 
 
+# Functions raise (TypeError, IndexError, ValueError) where Jayway throws: the read gives null.
 _FUNCTIONS: dict[str, Callable[[Any], Any]] = {
     "length": _length,
     "size": _length,
     "keys": lambda n: list(n.keys()) if isinstance(n, Mapping) else None,
-    "first": lambda n: n[0] if isinstance(n, list) and n else None,
-    "last": lambda n: n[-1] if isinstance(n, list) and n else None,
+    "first": lambda n: n[0] if isinstance(n, list) else n[None],
+    "last": lambda n: n[-1] if isinstance(n, list) else n[None],
     **{name: _aggregate(name) for name in ("sum", "min", "max", "avg", "stddev")},
 }
 
@@ -319,8 +319,6 @@ class CompiledPath:
         if not self.definite:  # put back a leaf multi-property: it merges per node
             segs += [(_KEYS, self._leaf)] if self._leaf else []
             self._leaf = None
-            if self._fn is not None:
-                raise ValueError(f"functions need a definite path: {text!r}")
         self._segs = tuple(segs)
         self._steps = tuple(seg[1] for seg in segs) if self.definite else ()
         self._tail = self._steps[1:]
@@ -331,7 +329,10 @@ class CompiledPath:
         return f"CompiledPath({self.text!r})"
 
     def find(self, doc: Any) -> Any:
-        found = self._eval(doc, 0)
+        try:
+            found = self._eval(doc, 0)
+        except (TypeError, IndexError, ValueError):
+            return None
         return list(found) if type(found) is _JsonArray else found
 
     __call__ = find
@@ -364,10 +365,11 @@ class CompiledPath:
                 node = {k: node[k] for k in self._leaf if k in node}
             return self._fn(node) if self._fn is not None else node
         nodes = [node]
-        last = len(self._segs) - 1
+        fn, last = self._fn, len(self._segs) - 1
         for i in range(start, last + 1):
-            nodes = _apply(self._segs[i], nodes, i == last)
-        return _JsonArray(nodes)
+            nodes = _apply(self._segs[i], nodes, i == last and fn is None)
+        # A function after an indefinite path applies to each match (Jayway 2.x, outside scans).
+        return _JsonArray(nodes if fn is None else map(fn, nodes))
 
 
 def _apply(seg: tuple[Any, ...], nodes: list[Any], leaf: bool) -> list[Any]:
@@ -403,11 +405,13 @@ def _apply(seg: tuple[Any, ...], nodes: list[Any], leaf: bool) -> list[Any]:
 
 def _scan(node: Any, seg: tuple[Any, ...], leaf: bool, out: list[Any]) -> None:
     # Jayway's deep scan is pre-order: the segment is applied to a node before its children.
-    # A filter under a scan tests each visited object itself (list items are visited as nodes).
-    if seg[0] == _FILTER:
+    kind = seg[0]
+    if kind == _FILTER:  # tests each visited object itself; list items are visited as nodes
         if isinstance(node, Mapping) and _matches(seg[1], [node]):
             out.append(node)
-    else:
+    elif kind in (_IDX, _IDXS, _SLICE) and not leaf and isinstance(node, list | tuple):
+        out.extend(node)  # Jayway quirk: "..[0].x" skips the index and takes x of every item
+    elif kind != _KEYS or (isinstance(node, Mapping) and all(k in node for k in seg[1])):
         out.extend(_apply(seg, [node], leaf))
     children = node.values() if isinstance(node, Mapping) else node if isinstance(node, list | tuple) else ()
     for child in children:

@@ -17,6 +17,11 @@ def _owner_email_mandatory() -> bool:
     return bool(settings.BATON["OWNER_EMAIL_MANDATORY"])
 
 
+def registered_task_def(name: str) -> dict[str, Any] | None:
+    """A registered TaskDef's JSON: some task types may take required input from its inputTemplate."""
+    return TaskDef.objects.filter(name=name).values_list("data", flat=True).first()
+
+
 def task_defs_register(*, defs: list[Any], actor: str = "api") -> list[str]:
     """Upsert a list of TaskDefs (Conductor's POST /metadata/taskdefs): all or nothing."""
     if not isinstance(defs, list) or not defs:
@@ -67,7 +72,7 @@ def task_def_delete(name: str) -> None:
 
 
 def workflow_def_register(*, data: Any, overwrite: bool = False, actor: str = "api") -> dict[str, Any]:
-    errors = validate_workflow_def(data, owner_email_mandatory=_owner_email_mandatory())
+    errors = validate_workflow_def(data, owner_email_mandatory=_owner_email_mandatory(), task_def_lookup=registered_task_def)
     if errors:
         raise DefinitionError(errors)
     version = int(data.get("version") or 1)

@@ -105,7 +105,9 @@ def workflow_start(
     if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 99:
         raise BadRequest("priority: Priority must be between 0 and 99")
     if workflow_def is not None:
-        errors = validate_workflow_def(workflow_def, owner_email_mandatory=False, path="workflowDef")
+        from orchestration.services.definitions import registered_task_def
+
+        errors = validate_workflow_def(workflow_def, path="workflowDef", task_def_lookup=registered_task_def)
         if errors:
             raise DefinitionError(errors)
         definition = workflow_def
