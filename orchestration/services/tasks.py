@@ -60,6 +60,7 @@ def task_update(
     extend_lease: bool = False,
     actor: str | None = None,
     decide: bool = True,
+    ref: str | None = None,
 ) -> UpdateResult:
     """Apply a worker's TaskResult (reference §2.7, §4.9), then decide the workflow."""
     if not task_id:
@@ -97,7 +98,8 @@ def task_update(
             else:
                 wf_id = workflow_id or Task.objects.values_list("workflow_id", flat=True).get(pk=task_id)
                 History.objects.create(
-                    workflow_id=wf_id, task_id=task_id, from_status=from_status, to_status=status, actor=who, reason=reason, at=now
+                    workflow_id=wf_id, task_id=task_id, ref=ref, from_status=from_status, to_status=status, actor=who,
+                    reason=reason, at=now,
                 )
                 result = UpdateResult(task_id, wf_id, applied=True, terminal=True)
         if logs and result.applied:
