@@ -3,6 +3,8 @@ from django.urls import include, path
 
 from orchestration.ui import views as ui
 
+handler404 = "orchestration.api.errors.json_404"
+
 urlpatterns = [
     path("", ui.home, name="home"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,270 @@
+"""Task polling for REST workers (``GET /api/tasks/poll...``, reference §1.3).
+
+A REST poller is served from the same broker queue a Celery worker for that type would consume,
+so both kinds of worker can share a queue. Messages are only hints (DESIGN invariants): the
+claim (SCHEDULED -> IN_PROGRESS, a compare-and-set) decides who gets a task, and polling also
+claims due SCHEDULED tasks straight from the database, so a lost message never strands a task
+until the sweeper re-publishes it.
+
+One poll:
+1. take up to ``count`` messages without waiting, claim their tasks (stale ones are skipped);
+2. if that was not enough, claim the oldest due SCHEDULED tasks of the queue from the database;
+3. if still nothing and ``timeout_ms`` > 0, wait on the broker queue (a blocking consume that
+   wakes when a message arrives, not a sleep loop), claim what arrives, and look at the
+   database once more at the end.
+No database transaction is open while the broker is waited on.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from celery import current_app
+from django.db import transaction
+from django.db.models import BigIntegerField, ExpressionWrapper, F, Q
+from kombu import Connection, Consumer, Message, Queue
+from kombu.common import maybe_declare
+from kombu.exceptions import KombuError
+
+from orchestration import dispatch
+from orchestration.models import PollData, Task
+from orchestration.services import store
+from orchestration.services.errors import BadRequest
+from orchestration.services.tasks import record_poll
+from orchestration.services.workflows import now_ms
+
+log = logging.getLogger(__name__)
+
+MAX_POLL_TIMEOUT_MS = 5000
+# Conductor has no cap; one poll holding thousands of claims in a transaction helps nobody.
+MAX_POLL_COUNT = 1000
+
+
+def queue_name_for(task_type: str, domain: str | None) -> str:
+    return f"{domain}:{task_type}" if domain else task_type
+
+
+def task_poll(
+    *, task_type: str, worker_id: str | None, domain: str | None, count: int = 1, timeout_ms: int = 100
+) -> list[dict[str, Any]]:
+    """Claim up to ``count`` tasks of ``task_type`` (in ``domain``) for ``worker_id``; the rows
+    come back as ``claim_task`` returns them (``id``, ``workflow_id`` and ``store.TASK_FIELDS``)."""
+    if not task_type:
+        raise BadRequest("TaskType cannot be null or empty.")
+    if timeout_ms > MAX_POLL_TIMEOUT_MS:
+        raise BadRequest("Long Poll Timeout value cannot be more than 5 seconds")
+    queue_name = queue_name_for(task_type, domain)
+    _record_poll(task_type=task_type, domain=domain, worker_id=worker_id, queue_name=queue_name)
+    count = min(count, MAX_POLL_COUNT)
+    if count <= 0:
+        return []
+    broker_queue = dispatch.broker_queue(queue_name)
+    claimed = _claim_ids(_take_messages(broker_queue, count), queue_name, worker_id)
+    if len(claimed) < count:
+        claimed += _claim_due(queue_name, count - len(claimed), worker_id)
+    if claimed or timeout_ms <= 0:
+        return claimed
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not claimed:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        ids = _wait_for_messages(broker_queue, count, remaining)
+        if ids is None:  # broker unreachable: the database is all there is
+            time.sleep(max(0.0, deadline - time.monotonic()))
+            break
+        if not ids:
+            break  # timed out
+        claimed = _claim_ids(ids, queue_name, worker_id)  # all stale: wait on for the rest of the timeout
+    if len(claimed) < count:
+        claimed += _claim_due(queue_name, count - len(claimed), worker_id)
+    return claimed
+
+
+def _record_poll(*, task_type: str, domain: str | None, worker_id: str | None, queue_name: str) -> None:
+    # Every poll of a known worker is one UPDATE in autocommit; only a new (queue, worker) pair
+    # pays for services.tasks.record_poll's locked upsert.
+    updated = PollData.objects.filter(queue_name=queue_name, worker_id=worker_id or "").update(
+        last_poll_time=now_ms(), task_type=task_type, domain=domain
+    )
+    if not updated:
+        record_poll(task_type=task_type, domain=domain, worker_id=worker_id, queue_name=queue_name)
+
+
+# --- claiming ----------------------------------------------------------------------------------
+
+
+# Typed explicitly: Django infers IntegerField for ``bigint * 1000``, and on PostgreSQL it then
+# drops a comparison with an epoch-ms value as "out of int32 range, always true".
+_DUE_AT = ExpressionWrapper(F("update_time") + F("callback_after_seconds") * 1000, output_field=BigIntegerField())
+
+
+def _claimable(now: int) -> Q:
+    """SCHEDULED and not waiting out a delay. Undelayed tasks are claimable whatever the clocks
+    say, so a few ms of skew between the machine that scheduled and the one polling never
+    strands a fresh task."""
+    return Q(status="SCHEDULED") & (Q(callback_after_seconds__lte=0) | Q(due_at__lte=now))
+
+
+def _claim_rows(queryset: Any, worker_id: str | None, now: int, limit: int | None = None) -> list[dict[str, Any]]:
+    claimed = []
+    with transaction.atomic():
+        # Lock the candidates (skipping rows another poller is claiming right now, instead of
+        # queueing behind it), then claim each with the store's compare-and-set.
+        ids = list(queryset.select_for_update(skip_locked=True).values_list("id", flat=True)[:limit])
+        for task_id in ids:
+            row = store.claim_task(task_id=task_id, worker_id=worker_id, now=now)
+            if row is not None:
+                claimed.append(row)
+    return claimed
+
+
+def _claim_ids(task_ids: list[str], queue_name: str, worker_id: str | None) -> list[dict[str, Any]]:
+    """Claim the tasks messages named. A message for a task that is gone, taken, or waiting
+    out a callbackAfterSeconds (the same task id is re-queued by an IN_PROGRESS update, and an
+    older message for it may still be around) is stale: dropped, the database has the truth."""
+    if not task_ids:
+        return []
+    now = now_ms()
+    candidates = (
+        Task.objects.filter(pk__in=set(task_ids), queue_name=queue_name).alias(due_at=_DUE_AT).filter(_claimable(now))
+    )
+    order = {task_id: i for i, task_id in enumerate(task_ids)}  # keep the broker's order
+    return sorted(_claim_rows(candidates, worker_id, now), key=lambda row: order[row["id"]])
+
+
+def _claim_due(queue_name: str, limit: int, worker_id: str | None) -> list[dict[str, Any]]:
+    """Claim the oldest SCHEDULED tasks of the queue whose delay (callbackAfterSeconds, start
+    delay, retry backoff) has passed, whether or not their message is still around."""
+    now = now_ms()
+    due = (
+        Task.objects.filter(queue_name=queue_name, status="SCHEDULED")
+        .alias(due_at=_DUE_AT)
+        .filter(due_at__lte=now)
+        .order_by("scheduled_time")
+    )
+    # Cheap existence check first, so the common "nothing due" case takes no write lock
+    # (on SQLite every transaction here is BEGIN IMMEDIATE).
+    if not due.exists():
+        return []
+    return _claim_rows(due, worker_id, now, limit)
+
+
+# --- broker ------------------------------------------------------------------------------------
+
+
+def _task_id(message: Message) -> str | None:
+    """args[0] of a Celery message (protocol 2: body ``[args, kwargs, embed]``; 1: a dict)."""
+    try:
+        body = message.decode()
+    except Exception:
+        log.warning("undecodable message dropped from a task queue", exc_info=True)
+        return None
+    args = body.get("args") if isinstance(body, dict) else body[0] if isinstance(body, list | tuple) and body else None
+    if isinstance(args, list | tuple) and args and isinstance(args[0], str):
+        return args[0]
+    return None
+
+
+def _queue(name: str) -> Queue:
+    # The Queue Celery itself publishes to (same exchange and routing key), created on first use.
+    return current_app.amqp.queues[name]
+
+
+@functools.cache
+def _broker_errors() -> tuple[type[BaseException], ...]:
+    # The transport's error classes never change within a process; asking creates a transport.
+    conn = current_app.connection_for_read()
+    # kombu re-raises connection failures as its own OperationalError (a KombuError).
+    return (*conn.connection_errors, *conn.channel_errors, KombuError, OSError)
+
+
+def _get_available(bound: Queue, ids: list[str], count: int) -> None:
+    """Append the task ids of waiting messages to ``ids`` until it holds ``count``."""
+    while len(ids) < count:
+        message = bound.get(no_ack=False)
+        if message is None:
+            return
+        # Ack at once: the database decides who gets the task; holding the message unacked
+        # would only get it redelivered an hour later.
+        message.ack()
+        task_id = _task_id(message)
+        if task_id:
+            ids.append(task_id)
+
+
+def _take_messages(queue_name: str, count: int) -> list[str]:
+    """Up to ``count`` task ids from the queue, without waiting; [] if the broker is down."""
+    ids: list[str] = []
+    try:
+        with current_app.pool.acquire(block=True) as conn:
+            # One connect attempt: kombu's default retries for seconds, and a poll has the
+            # database to fall back on.
+            conn.ensure_connection(max_retries=0)
+            channel = conn.default_channel
+            queue = _queue(queue_name)
+            maybe_declare(queue, channel)  # cached per connection: one declare, not one per poll
+            _get_available(queue.bind(channel), ids, count)
+    except _broker_errors() as exc:
+        log.warning("broker unavailable while polling %s, serving from the database: %s", queue_name, exc)
+    return ids
+
+
+@contextmanager
+def _waiting_connection(timeout: float) -> Iterator[Connection]:
+    """A connection of its own for a blocking consume (never a pooled one: an interrupted
+    blocking read must not leave a reply pending on a connection someone else gets next).
+
+    ``polling_interval`` sets Redis' server-side BRPOP timeout to our timeout, so the pending
+    BRPOP has ended by the time we close (kombu otherwise waits out its 1 s default)."""
+    options = dict(current_app.conf.broker_transport_options or {})
+    options["polling_interval"] = max(0.01, round(timeout, 3))
+    conn = current_app.connection_for_read(transport_options=options)
+    try:
+        yield conn
+    finally:
+        conn.release()
+
+
+def _wait_for_messages(queue_name: str, count: int, timeout: float) -> list[str] | None:
+    """Block until a message arrives (then take up to ``count``) or ``timeout`` seconds pass.
+    [] on timeout, None if the broker is unreachable."""
+    received: list[Message] = []
+    ids: list[str] = []
+    try:
+        with _waiting_connection(timeout) as conn:
+            conn.ensure_connection(max_retries=0)
+            channel = conn.channel()
+            queue = _queue(queue_name)
+            consumer = Consumer(
+                channel, queues=[queue], callbacks=[lambda _body, message: received.append(message)],
+                no_ack=False, prefetch_count=1, auto_declare=True,
+            )
+            with consumer:
+                deadline = time.monotonic() + timeout
+                while not received:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        conn.drain_events(timeout=remaining)
+                    except TimeoutError:
+                        break
+            # Consumer cancelled: nothing more is delivered to it; top up without waiting.
+            for message in received:
+                message.ack()
+                task_id = _task_id(message)
+                if task_id:
+                    ids.append(task_id)
+            if received:
+                _get_available(queue.bind(channel), ids, count)
+            channel.close()
+    except _broker_errors() as exc:
+        log.warning("broker unavailable while long-polling %s: %s", queue_name, exc)
+        return None
+    return ids
