@@ -10,7 +10,7 @@ from django.db import transaction
 from orchestration.definitions.validation import DefinitionError, validate_task_def, validate_workflow_def
 from orchestration.models import TaskDef, WorkflowDef
 from orchestration.services.errors import BadRequest, Conflict, NotFound
-from orchestration.services.workflows import now_ms
+from orchestration.services.workflows import java_str, now_ms
 
 
 def _owner_email_mandatory() -> bool:
@@ -102,7 +102,7 @@ def workflow_def_get(name: str, version: int | None = None) -> dict[str, Any]:
     qs = qs.filter(version=version) if version is not None else qs.order_by("-version")
     data = qs.values_list("data", flat=True).first()
     if data is None:
-        raise NotFound(f"No such workflow found by name: {name}, version: {version}")
+        raise NotFound(f"No such workflow found by name: {name}, version: {java_str(version)}")
     return data
 
 

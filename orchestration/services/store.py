@@ -39,6 +39,11 @@ _snapshot_cache: OrderedDict[str, WorkflowDefinition] = OrderedDict()
 _snapshot_lock = threading.Lock()
 
 
+class TaskChangedConcurrently(Exception):
+    """A task's status changed between loading the workflow and saving the decision (a worker
+    result or claim committed meanwhile): the transaction must roll back and decide again."""
+
+
 def snapshot_key(data: dict[str, Any]) -> str:
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -113,7 +118,13 @@ def save_workflow(wf: WorkflowState, *, new_tasks: list[TaskState], changed_task
         fields = sorted(task.dirty or ())
         if not fields:
             continue
-        Task.objects.filter(pk=task.task_id).update(**{f: getattr(task, f) for f in fields})
+        rows = Task.objects.filter(pk=task.task_id)
+        if "status" in fields:
+            # Compare-and-set: the decider holds the workflow's lock, not the task's, so a
+            # worker's result may have landed since the load; then this decision is stale.
+            rows = rows.filter(status=task.loaded_status)
+        if not rows.update(**{f: getattr(task, f) for f in fields}) and "status" in fields:
+            raise TaskChangedConcurrently(task.task_id)
         if "status" in fields and task.status != task.loaded_status:
             history.append(
                 History(
@@ -145,6 +156,10 @@ def save_workflow(wf: WorkflowState, *, new_tasks: list[TaskState], changed_task
 def claim_task(*, task_id: str, worker_id: str | None, now: int) -> dict[str, Any] | None:
     """SCHEDULED -> IN_PROGRESS in one guarded statement; the row comes back with it.
 
+    A task waiting out a delay (callbackAfterSeconds, start delay, retry backoff) is not
+    claimable before it is due, whoever holds an old message for it; undelayed tasks are
+    claimable whatever the clocks say (no skew between machines can strand a fresh task).
+
     The response/task timeout deadline is computed in SQL from the row's own columns so that
     no read is needed before the write.
     """
@@ -167,6 +182,7 @@ def claim_task(*, task_id: str, worker_id: str | None, now: int) -> dict[str, An
                 WHEN response_timeout_seconds > 0 THEN {resp_deadline}
                 ELSE NULL END
         WHERE id = %(id)s AND status = 'SCHEDULED'
+            AND (callback_after_seconds <= 0 OR update_time + callback_after_seconds * 1000 <= %(now)s)
         RETURNING id, workflow_id, {", ".join(TASK_FIELDS)}
     """
     with connection.cursor() as cursor:

@@ -18,7 +18,7 @@ from orchestration.engine.operators import Kind, operator_for
 from orchestration.models import History, PollData, Task, TaskLog
 from orchestration.services import store
 from orchestration.services.errors import BadRequest, NotFound
-from orchestration.services.workflows import now_ms, workflow_decide
+from orchestration.services.workflows import now_ms, redispatch_grace_ms, workflow_decide
 
 UPDATE_STATUSES = frozenset({"IN_PROGRESS", "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "CANCELED"})
 OPEN = ("SCHEDULED", "IN_PROGRESS")
@@ -56,7 +56,7 @@ def task_update(
     reason: str | None = None,
     worker_id: str | None = None,
     callback_after_seconds: int = 0,
-    logs: list[str] | None = None,
+    logs: list[str | dict[str, Any]] | None = None,
     extend_lease: bool = False,
     actor: str | None = None,
     decide: bool = True,
@@ -75,11 +75,10 @@ def task_update(
         if status in ("IN_PROGRESS",) or extend_lease:
             result = _update_open(task_id, workflow_id, status, output, reason, worker_id, callback_after_seconds, extend_lease, now)
         else:
-            fields: dict[str, Any] = {"status": status, "end_time": now, "update_time": now, "timeout_at": None, "dispatch_at": None}
-            if output is not None:
-                fields["output"] = output
-            if reason is not None:
-                fields["reason_for_incompletion"] = reason
+            fields: dict[str, Any] = {
+                "status": status, "end_time": now, "update_time": now, "timeout_at": None, "dispatch_at": None,
+                "output": output or {}, "reason_for_incompletion": reason,
+            }
             if worker_id:
                 fields["worker_id"] = worker_id
             qs = Task.objects.filter(pk=task_id)
@@ -103,10 +102,19 @@ def task_update(
                 )
                 result = UpdateResult(task_id, wf_id, applied=True, terminal=True)
         if logs and result.applied:
-            TaskLog.objects.bulk_create([TaskLog(task_id=task_id, log=str(line), created_time=now) for line in logs])
+            TaskLog.objects.bulk_create([_log_row(task_id, line, now) for line in logs])
     if decide and result.terminal:
         workflow_decide(workflow_id=result.workflow_id, wait=False)
     return result
+
+
+def _log_row(task_id: str, line: Any, now: int) -> TaskLog:
+    """A log line: a plain string, or Conductor's TaskExecLog ``{log, createdTime}``."""
+    if isinstance(line, dict):
+        created = line.get("createdTime")
+        created = created if isinstance(created, int) and not isinstance(created, bool) and created > 0 else now
+        return TaskLog(task_id=task_id, log=str(line.get("log", "")), created_time=created)
+    return TaskLog(task_id=task_id, log=str(line), created_time=now)
 
 
 def _existing_workflow(task_id: str, workflow_id: str | None) -> str:
@@ -137,22 +145,19 @@ def _update_open(
         return UpdateResult(task_id, row["workflow_id"], applied=False, terminal=False)
     task.update_time = now
     if not extend_lease:
-        if output is not None:
-            task.output = output
-        if reason is not None:
-            task.reason_for_incompletion = reason
-        if worker_id:
-            task.worker_id = worker_id
+        # A result replaces output, reason and worker, as Conductor's updateTask does.
+        task.output = output or {}
+        task.reason_for_incompletion = reason
+        task.worker_id = worker_id
         callback = max(0, int(callback_after_seconds or 0))
-        if operator_for(task.task_type).kind is Kind.WORKER and callback > 0:
-            # A worker asking to be called back later: the task goes back to the queue and is
-            # handed out again, same id, once the delay has passed (reference §4.9).
+        task.callback_after_seconds = callback
+        if operator_for(task.task_type).kind is Kind.WORKER:
+            # A worker saying "not done yet" hands the task back: it returns to the queue and is
+            # handed out again, same id, once callbackAfterSeconds have passed (reference §4.9).
             task.status = "SCHEDULED"
-            task.callback_after_seconds = callback
-            task.dispatch_at = now + callback * 1000
+            task.dispatch_at = now + (callback * 1000 if callback else redispatch_grace_ms())
         else:
             task.status = "IN_PROGRESS"
-            task.callback_after_seconds = callback
     task_def = TaskDefinition.from_json(
         {"name": task.task_def_name, "responseTimeoutSeconds": task.response_timeout_seconds, "timeoutSeconds": task.timeout_seconds}
     )

@@ -36,7 +36,12 @@ def _active_domains(task_type: str) -> frozenset[str]:
     return frozenset(d for d in rows if d)
 
 
-def _redispatch_grace_ms() -> int:
+def java_str(value: object) -> str:
+    """How Conductor's messages print a value: Java prints a missing one as ``null``."""
+    return "null" if value is None else str(value)
+
+
+def redispatch_grace_ms() -> int:
     return int(settings.BATON["REDISPATCH_AFTER_SECONDS"]) * 1000
 
 
@@ -77,7 +82,7 @@ def _resolve_definition(name: str, version: int | None) -> dict[str, Any]:
     qs = qs.filter(version=version) if version else qs.order_by("-version")
     data = qs.values_list("data", flat=True).first()
     if data is None:
-        raise NotFound(f"No such workflow defined. name={name}, version={version}")
+        raise NotFound(f"No such workflow defined. name={name}, version={java_str(version)}")
     return data
 
 
@@ -145,7 +150,7 @@ def workflow_start(
 def _decide_and_save(wf: WorkflowState, *, now: int, actor: str) -> None:
     ctx = DecideContext(workflow=wf, now=now, rng=_rng, active_domains=_active_domains)
     decision = decide(ctx)
-    grace = _redispatch_grace_ms()
+    grace = redispatch_grace_ms()
     for task in decision.to_dispatch:
         task.dispatch_at = now + grace
     store.save_workflow(wf, new_tasks=decision.new_tasks, changed_tasks=decision.changed_tasks, actor=actor)
@@ -159,21 +164,30 @@ def _lock_busy(error: DatabaseError) -> bool:
     return getattr(getattr(error, "__cause__", None), "sqlstate", None) == "55P03"
 
 
+# A decide whose tasks keep changing under it (see store.TaskChangedConcurrently) is retried
+# this many times, then left to a queued decide request.
+MAX_DECIDE_ATTEMPTS = 3
+
+
 def workflow_decide(*, workflow_id: str, actor: str = "decider", wait: bool = True) -> bool:
     """Decide one workflow under its row lock. With ``wait=False`` a busy lock is not waited
     for: a (coalesced) decide request is queued instead and False returned."""
-    try:
-        with transaction.atomic():
-            wf = store.load_workflow(workflow_id, lock=True, nowait=not wait)
-            if wf is None:
-                return False
-            if wf.terminal and wf.status == "COMPLETED":
+    for _ in range(MAX_DECIDE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                wf = store.load_workflow(workflow_id, lock=True, nowait=not wait)
+                if wf is None:
+                    return False
+                if wf.terminal and wf.status == "COMPLETED":
+                    return True
+                _decide_and_save(wf, now=now_ms(), actor=actor)
                 return True
-            _decide_and_save(wf, now=now_ms(), actor=actor)
-            return True
-    except DatabaseError as error:
-        if wait or not _lock_busy(error):
-            raise
+        except store.TaskChangedConcurrently:
+            continue  # rolled back: decide again on the rows as they are now
+        except DatabaseError as error:
+            if wait or not _lock_busy(error):
+                raise
+            break
     request_decide(workflow_id)
     return False
 
