@@ -240,3 +240,48 @@ class PollData(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["queue_name", "worker_id"], name="uniq_polldata")]
         indexes = [models.Index(fields=["task_type", "last_poll_time"], name="polldata_type")]
+
+
+class EventHandler(models.Model):
+    """A Conductor event handler definition (reference §2.8), kept whole in ``data``."""
+
+    name = models.CharField(max_length=255, unique=True)
+    event = models.CharField(max_length=511, db_index=True)
+    active = models.BooleanField(default=False)
+    data = models.JSONField()
+    create_time = models.BigIntegerField(default=0)
+    update_time = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.event})"
+
+
+class Role(models.TextChoices):
+    READ_ONLY = "READ_ONLY", "read-only: reads definitions and executions"
+    WORKER = "WORKER", "worker: polls and updates tasks, reads"
+    OPERATOR = "OPERATOR", "operator: starts and controls workflows, reads"
+    ADMIN = "ADMIN", "admin: everything, including definitions"
+
+
+class ApplicationKey(models.Model):
+    """A key id + secret that Conductor SDKs exchange for a token at POST /api/token.
+
+    Only a hash of the secret is stored; the secret is shown once, when the key is made.
+    """
+
+    key_id = models.CharField(max_length=64, unique=True)
+    secret_hash = models.CharField(max_length=255)
+    name = models.CharField(max_length=255, help_text="What this key is for (an application, a worker fleet).")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.WORKER)
+    active = models.BooleanField(default=True)
+    create_time = models.BigIntegerField(default=0)
+    last_used_time = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.key_id}, {self.role})"

@@ -9,23 +9,23 @@ Conductor's JSON 404 instead of an HTML page (and without a CSRF check).
 
 from __future__ import annotations
 
-from django.urls import URLPattern, re_path
+from django.urls import re_path
 
+from orchestration.api import urls_auth, urls_control, urls_events, urls_search, urls_tasks
 from orchestration.api import views_metadata as metadata
 from orchestration.api import views_tasks as tasks
 from orchestration.api import views_workflow as workflow
 from orchestration.api.errors import api_not_found
+from orchestration.api.routing import SEGMENT, route
 
-SEGMENT = "[^/]+"
-
-
-def route(pattern: str, view: object, name: str) -> URLPattern:
-    return re_path(rf"^{pattern}/?$", view, name=name)  # type: ignore[arg-type]
-
+# Area modules first: their literal segments (``/api/workflow/search``, ``/api/tasks/queue/...``)
+# must win over the core's ``/api/workflow/{id}`` and ``/api/tasks/{taskId}``.
+AREAS = [*urls_auth.urlpatterns, *urls_search.urlpatterns, *urls_control.urlpatterns, *urls_tasks.urlpatterns, *urls_events.urlpatterns]
 
 urlpatterns = [
     route("health", metadata.HealthView.as_view(), "health"),
     route("api/health", metadata.HealthView.as_view(), "api-health"),
+    *AREAS,
     # --- /api/metadata -------------------------------------------------------------------------
     route("api/metadata/taskdefs", metadata.TaskDefsView.as_view(), "taskdefs"),
     route(f"api/metadata/taskdefs/(?P<tasktype>{SEGMENT})", metadata.TaskDefView.as_view(), "taskdef"),
