@@ -33,4 +33,9 @@ app.autodiscover_tasks(["orchestration"])
 def _configure_baton(sender: Celery, **_: object) -> None:
     from orchestration.celery_setup import configure
 
-    configure(sender)
+    try:
+        configure(sender)
+    except Exception as error:
+        # Celery logs and swallows errors raised by signal receivers: a worker would come up
+        # "ready" on baton.system only and beat without the sweep. Refuse to start instead.
+        raise SystemExit(f"baton: cannot configure Celery: {error!r}") from error

@@ -186,8 +186,14 @@ def main() -> int:
         commands: list[tuple[str, list[str]]] = [
             ("web", [sys.executable, "-m", "uvicorn", "conductor_project.asgi:application",
                      "--host", host, "--port", str(port), "--lifespan", "off"]),
+            # User tasks and Baton's own work (sweeps, queued decides) get separate processes:
+            # a pool full of long user tasks must not hold back the timeouts that watch them.
             ("worker", [sys.executable, "-m", "celery", "-A", "conductor_project", "worker",
-                        "-l", "warning", "-c", concurrency, "-n", "baton@%h"]),
+                        "-l", "warning", "-c", concurrency, "-n", "baton-tasks@%h",
+                        "-X", "baton.system,baton.decide"]),
+            ("system", [sys.executable, "-m", "celery", "-A", "conductor_project", "worker",
+                        "-l", "warning", "-c", "1", "-n", "baton-system@%h",
+                        "-Q", "baton.system,baton.decide"]),
             ("beat", [sys.executable, "-m", "celery", "-A", "conductor_project", "beat",
                       "-l", "warning", "-s", str(state_dir / "celerybeat-schedule")]),
         ]  # fmt: skip
