@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from orchestration.engine.state import TaskState, WorkflowState
 
-__all__ = ["CompiledPath", "ExpressionContext", "compile_path", "iter_expressions", "resolve", "resolve_input"]
-
 _MISSING: Any = object()  # "no such key", as opposed to a key holding null
 _KEEP: Any = object()  # leave the ${...} text as written (secrets, CPEWF_TASK_ID without a task)
 _BRACES = re.compile(r"[{}]")
@@ -82,7 +80,6 @@ def iter_expressions(value: Any) -> Iterator[str]:
 
 # Segment kinds. A segment is a tuple whose first item is its kind.
 _KEY, _KEYS, _IDX, _IDXS, _SLICE, _ALL, _SCAN, _FILTER, _FN = range(9)
-_INT = re.compile(r"-?\d+")
 
 
 def _aggregate(name: str) -> Callable[[Any], Any]:
@@ -92,16 +89,11 @@ def _aggregate(name: str) -> Callable[[Any], Any]:
         nums = [float(x) for x in node if isinstance(x, int | float) and not isinstance(x, bool)]
         if not nums:
             raise ValueError(f"{name}() of no numbers")
-        if name == "sum":
-            return math.fsum(nums)
-        if name == "min":
-            return min(nums)
-        if name == "max":
-            return max(nums)
-        avg = math.fsum(nums) / len(nums)
-        if name == "avg":
-            return avg
-        return math.sqrt(max(0.0, math.fsum(x * x for x in nums) / len(nums) - avg * avg))
+        total = math.fsum(nums)
+        avg = total / len(nums)
+        if name == "stddev":  # population deviation, as Jayway computes it
+            return math.sqrt(max(0.0, math.fsum(x * x for x in nums) / len(nums) - avg * avg))
+        return {"sum": total, "min": min(nums), "max": max(nums), "avg": avg}[name]
 
     return apply
 
@@ -120,181 +112,104 @@ _FUNCTIONS: dict[str, Callable[[Any], Any]] = {
     **{name: _aggregate(name) for name in ("sum", "min", "max", "avg", "stddev")},
 }
 
+_QUOTED = r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*\""""
+_SEGMENT = re.compile(
+    rf"""(?P<dots>\.\.?)(?:(?P<name>[^.\[( ]+)(?P<call>\(\s*\))?)?
+    | \[\s*(?: (?P<star>\*) | (?P<quoted>(?:{_QUOTED})(?:\s*,\s*(?:{_QUOTED}))*)
+             | (?P<slice>-?\d*:-?\d*) | (?P<index>-?\d+(?:\s*,\s*-?\d+)*) )\s*\]
+    | (?P<filter>\[\s*\?\()""",
+    re.X,
+)
+
 
 def _parse(path: str) -> list[tuple[Any, ...]]:
     text = path.rstrip()
     if not text:
         raise ValueError("empty path")
-    # Conductor hands Jayway the path with "$." prepended unless it already starts at a root;
-    # Jayway trims trailing blanks, but a leading blank then sits after the dot and is invalid.
+    # Conductor hands Jayway the path with "$." prepended unless it starts at a root. Jayway
+    # trims trailing blanks only: a leading blank ends up after the dot, which is invalid.
     if text[0] not in "$@":
         text = "$." + text
     segs: list[tuple[Any, ...]] = []
-    i, n = 1, len(text)
-    while i < n:
-        c = text[i]
-        if c == "[":
-            seg, i = _bracket(text, i)
-        elif c == ".":
-            scan = text.startswith("..", i)
-            i += 2 if scan else 1
-            if i >= n:
-                raise ValueError(f"path must not end with '.' or '..': {path!r}")
-            seg, i = _bracket(text, i) if text[i] == "[" else _dotted(text, i)
-            if scan:
-                if seg[0] == _FN:
-                    raise ValueError(f"a function cannot follow '..': {path!r}")
-                seg = (_SCAN, seg)
+    i, scan = 1, False
+    while i < len(text):
+        m = _SEGMENT.match(text, i)
+        if m is None:
+            raise ValueError(f"unexpected {text[i:]!r} (use ['...'] for names with blanks)")
+        i = m.end()
+        if m["dots"]:
+            scan = m["dots"] == ".."
+            name = m["name"]
+            if name is None:  # ".[...]" / "..[...]": the bracket comes next
+                if not text.startswith("[", i):
+                    raise ValueError("a path must not end with '.' or '..'")
+                continue
+            if m["call"]:
+                if name not in _FUNCTIONS or scan or i < len(text):
+                    raise ValueError(f"unsupported function call {name}(): only a known function ends a path")
+                seg: tuple[Any, ...] = (_FN, _FUNCTIONS[name])
+            else:
+                seg = (_ALL,) if name == "*" else (_KEY, name)
+        elif m["star"]:
+            seg = (_ALL,)
+        elif m["quoted"]:
+            names = [re.sub(r"\\(.)", r"\1", q[1:-1]) for q in re.findall(_QUOTED, m["quoted"])]
+            seg = (_KEY, names[0]) if len(names) == 1 else (_KEYS, tuple(names))
+        elif m["slice"]:
+            start, stop = (int(p) if p else None for p in m["slice"].split(":"))
+            seg = (_SLICE, start, stop)
+        elif m["index"]:
+            idx = [int(p) for p in m["index"].split(",")]
+            seg = (_IDX, idx[0]) if len(idx) == 1 else (_IDXS, tuple(idx))
         else:
-            raise ValueError(f"unexpected {c!r} at position {i - 2} in {path!r}")
-        segs.append(seg)
-    if any(seg[0] == _FN for seg in segs[:-1]):
-        raise ValueError(f"a function call must end the path: {path!r}")
+            expr, i = _filter_body(text, i)
+            seg = (_FILTER, _compile_filter(expr))
+        segs.append((_SCAN, seg) if scan else seg)
+        scan = False
     return segs
 
 
-def _dotted(text: str, i: int) -> tuple[tuple[Any, ...], int]:
-    j = i
-    while j < len(text) and text[j] not in ".[(":
-        j += 1
-    name = text[i:j]
-    if not name:
-        raise ValueError(f"empty property name at position {i - 2}")
-    if " " in name:
-        raise ValueError(f"use ['{name}'] for a property name containing blanks")
-    if j < len(text) and text[j] == "(":
-        close = text.find(")", j)
-        if close == -1:
-            raise ValueError(f"unclosed function call {name}(")
-        if text[j + 1 : close].strip():
-            raise ValueError(f"function arguments are not supported: {name}()")
-        if name not in _FUNCTIONS:
-            raise ValueError(f"unknown function {name}()")
-        return (_FN, _FUNCTIONS[name]), close + 1
-    if name == "*":
-        return (_ALL,), j
-    return (_KEY, name), j
-
-
-def _bracket(text: str, i: int) -> tuple[tuple[Any, ...], int]:
-    n = len(text)
-    j = i + 1
-    while j < n and text[j] == " ":
-        j += 1
-    if j >= n:
-        raise ValueError("unclosed '['")
-    if text[j] == "?":
-        return _filter(text, j)
-    if text[j] in "'\"":
-        names: list[str] = []
-        while True:
-            name, j = _quoted(text, j)
-            names.append(name)
-            while j < n and text[j] == " ":
-                j += 1
-            if j < n and text[j] == "]":
-                seg = (_KEY, names[0]) if len(names) == 1 else (_KEYS, tuple(names))
-                return seg, j + 1
-            if j >= n or text[j] != ",":
-                raise ValueError("expected ',' or ']' after a quoted property name")
-            j += 1
-            while j < n and text[j] == " ":
-                j += 1
-    close = text.find("]", j)
-    if close == -1:
-        raise ValueError("unclosed '['")
-    body = text[j:close].strip()
-    if body == "*":
-        return (_ALL,), close + 1
-    if ":" in body:
-        parts = body.split(":")
-        if len(parts) != 2 or not all(p == "" or _INT.fullmatch(p) for p in parts):
-            raise ValueError(f"invalid array slice [{body}]")
-        start, stop = (int(p) if p else None for p in parts)
-        return (_SLICE, start, stop), close + 1
-    items = [p.strip() for p in body.split(",")]
-    if not all(_INT.fullmatch(p) for p in items):
-        raise ValueError(f"invalid bracket expression [{body}]; quote property names")
-    if len(items) == 1:
-        return (_IDX, int(items[0])), close + 1
-    return (_IDXS, tuple(int(p) for p in items)), close + 1
-
-
-def _quoted(text: str, j: int) -> tuple[str, int]:
-    quote, out, j = text[j], [], j + 1
-    while j < len(text):
-        c = text[j]
-        if c == "\\" and j + 1 < len(text):
-            out.append(text[j + 1])
-            j += 2
-        elif c == quote:
-            return "".join(out), j + 1
-        else:
-            out.append(c)
-            j += 1
-    raise ValueError("unterminated quoted property name")
-
-
-def _filter(text: str, j: int) -> tuple[tuple[Any, ...], int]:
-    if not text.startswith("?(", j):
-        raise ValueError("a filter must look like [?(...)]")
-    depth, k, quote = 0, j + 1, ""
-    while k < len(text):
+def _filter_body(text: str, start: int) -> tuple[str, int]:
+    """The text of a "[?(...)]" filter opened just before ``start``, and the index after "]"."""
+    depth, quote = 1, ""
+    for k in range(start, len(text)):
         c = text[k]
         if quote:
-            if c == "\\":
-                k += 1
-            elif c == quote:
-                quote = ""
+            quote = "" if c == quote and text[k - 1] != "\\" else quote
         elif c in "'\"":
             quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
+        elif c in "()":
+            depth += 1 if c == "(" else -1
             if depth == 0:
-                break
-        k += 1
-    rest = text[k + 1 :].lstrip(" ")
-    if depth or not rest.startswith("]"):
-        raise ValueError("unclosed filter [?(...)]")
-    return (_FILTER, _compile_filter(text[j + 2 : k])), len(text) - len(rest) + 1
+                close = re.compile(r"\s*\]").match(text, k + 1)
+                if close is None:
+                    break
+                return text[start:k], close.end()
+    raise ValueError("unclosed filter [?(...)]")
+
+
+_FILTER_TOKENS = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|/((?:[^/\\]|\\.)*)/([a-z]*)|&&|\|\|""")
 
 
 def _compile_filter(expr: str) -> Any:
     # Jayway writes "&&" and /regex/flags (a full match); jsonpath-ng wants "&" and a quoted
-    # pattern it searches with. Rewrite outside string literals; anything else jsonpath-ng
-    # cannot parse (||, in, nin, size, ...) is reported as an uncompilable path.
+    # pattern that it searches with. Anything jsonpath-ng cannot parse (||, in, nin, size, ...)
+    # makes the path uncompilable. Imported here: only filters need it, and compiled paths
+    # are cached, so its slow parser runs once per distinct filter.
     from jsonpath_ng.ext import parse as jsonpath_parse
 
-    out, k, quote = [], 0, ""
-    while k < len(expr):
-        c = expr[k]
-        if quote:
-            out.append(c)
-            quote = "" if c == quote else quote
-        elif c in "'\"":
-            quote = c
-            out.append(c)
-        elif expr.startswith("&&", k):
-            out.append("&")
-            k += 1
-        elif expr.startswith("||", k):
+    def rewrite(m: re.Match[str]) -> str:
+        token = m.group()
+        if token == "||":
             raise ValueError("'||' is not supported in filters")
-        elif c == "/":
-            end = expr.find("/", k + 1)
-            if end == -1:
-                raise ValueError("unterminated /regex/ in filter")
-            flags = re.match(r"[a-z]*", expr[end + 1 :]).group()  # type: ignore[union-attr]
-            prefix = "(?i)" if "i" in flags else ""
-            out.append(json.dumps(f"{prefix}^(?:{expr[k + 1 : end]})$"))
-            k = end + len(flags)
-        else:
-            out.append(c)
-        k += 1
+        if m.group(1) is not None:
+            return json.dumps(("(?i)" if "i" in m.group(2) else "") + f"^(?:{m.group(1)})$")
+        return "&" if token == "&&" else token
+
+    translated = _FILTER_TOKENS.sub(rewrite, expr)
     try:
-        return jsonpath_parse("$[?(" + "".join(out) + ")]")
-    except Exception as exc:  # jsonpath-ng raises a variety of parser errors
+        return jsonpath_parse(f"$[?({translated})]")
+    except Exception as exc:  # jsonpath-ng raises assorted parser errors
         raise ValueError(f"unsupported filter [?({expr})]: {exc}") from exc
 
 
@@ -314,7 +229,8 @@ class CompiledPath:
     def __init__(self, text: str, segs: list[tuple[Any, ...]]) -> None:
         self.text = text
         self._fn = segs.pop()[1] if segs and segs[-1][0] == _FN else None
-        self._leaf = segs.pop()[1] if segs and segs[-1][0] == _KEYS else None
+        # Several quoted names merge into one map only as the last segment, as Jayway does.
+        self._leaf = segs.pop()[1] if self._fn is None and segs and segs[-1][0] == _KEYS else None
         self.definite = all(seg[0] in (_KEY, _IDX) for seg in segs)
         if not self.definite:  # put back a leaf multi-property: it merges per node
             segs += [(_KEYS, self._leaf)] if self._leaf else []
@@ -368,8 +284,10 @@ class CompiledPath:
         fn, last = self._fn, len(self._segs) - 1
         for i in range(start, last + 1):
             nodes = _apply(self._segs[i], nodes, i == last and fn is None)
-        # A function after an indefinite path applies to each match (Jayway 2.x, outside scans).
-        return _JsonArray(nodes if fn is None else map(fn, nodes))
+        if fn is None:
+            return _JsonArray(nodes)
+        # Jayway rewrites "$..x.fn()" as fn($..x): one value. Elsewhere, fn applies to each match.
+        return fn(nodes) if self._segs[0][0] == _SCAN else _JsonArray(map(fn, nodes))
 
 
 def _apply(seg: tuple[Any, ...], nodes: list[Any], leaf: bool) -> list[Any]:
@@ -409,8 +327,6 @@ def _scan(node: Any, seg: tuple[Any, ...], leaf: bool, out: list[Any]) -> None:
     if kind == _FILTER:  # tests each visited object itself; list items are visited as nodes
         if isinstance(node, Mapping) and _matches(seg[1], [node]):
             out.append(node)
-    elif kind in (_IDX, _IDXS, _SLICE) and not leaf and isinstance(node, list | tuple):
-        out.extend(node)  # Jayway quirk: "..[0].x" skips the index and takes x of every item
     elif kind != _KEYS or (isinstance(node, Mapping) and all(k in node for k in seg[1])):
         out.extend(_apply(seg, [node], leaf))
     children = node.values() if isinstance(node, Mapping) else node if isinstance(node, list | tuple) else ()
@@ -459,40 +375,31 @@ def _java_double(x: float) -> str:
     return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{power}"
 
 
-def _java_str(value: Any) -> str:
+def _java_str(value: Any, json_style: bool = False) -> str:
+    """Java ``toString`` of a JSON value: maps as ``{k=v, ...}``, lists as ``[a, b]``.
+
+    Results of indefinite paths are json-smart arrays, whose toString is compact JSON (with
+    "/" escaped); ``json_style`` renders that form.
+    """
     if value is None:
         return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
+    if value is True or value is False:
+        return "true" if value else "false"
     if isinstance(value, str):
-        return value
+        return json.dumps(value, ensure_ascii=False).replace("/", "\\/") if json_style else value
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
         return _java_double(value)
-    if type(value) is _JsonArray:
-        return _json_smart(value)
+    json_style = json_style or type(value) is _JsonArray
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{_java_str(k)}={_java_str(v)}" for k, v in value.items()) + "}"
+        if json_style:
+            pairs = ",".join(f"{_java_str(str(k), True)}:{_java_str(v, True)}" for k, v in value.items())
+        else:
+            pairs = ", ".join(f"{k}={_java_str(v)}" for k, v in value.items())
+        return "{" + pairs + "}"
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(map(_java_str, value)) + "]"
-    return str(value)
-
-
-def _json_smart(value: Any) -> str:
-    # json-smart's compact JSON, which also escapes "/" as "\/".
-    if value is None or isinstance(value, bool):
-        return _java_str(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False).replace("/", "\\/")
-    if isinstance(value, float):
-        return _java_double(value)
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{_json_smart(str(k))}:{_json_smart(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(map(_json_smart, value)) + "]"
+        return "[" + ("," if json_style else ", ").join(_java_str(v, json_style) for v in value) + "]"
     return str(value)
 
 
@@ -554,24 +461,19 @@ class ExpressionContext:
         schema_version = raw.get("schemaVersion") if isinstance(raw, Mapping) else None
         # Conductor offers exactly these keys; createTime and taskToDomain are not among them.
         self._workflow_doc = {
-            "input": wf.input,
-            "output": wf.output,
-            "status": wf.status,
-            "workflowId": wf.workflow_id,
-            "parentWorkflowId": wf.parent_workflow_id,
-            "parentWorkflowTaskId": wf.parent_workflow_task_id,
-            "workflowType": wf.name,
-            "version": wf.version,
-            "correlationId": wf.correlation_id,
+            "input": wf.input, "output": wf.output, "status": wf.status, "workflowId": wf.workflow_id,
+            "parentWorkflowId": wf.parent_workflow_id, "parentWorkflowTaskId": wf.parent_workflow_task_id,
+            "workflowType": wf.name, "version": wf.version, "correlationId": wf.correlation_id,
             "reasonForIncompletion": wf.reason_for_incompletion,
-            "schemaVersion": 2 if schema_version is None else schema_version,
-            "variables": wf.variables,
-        }
+            "schemaVersion": 2 if schema_version is None else schema_version, "variables": wf.variables,
+        }  # fmt: skip
         return self._workflow_doc
 
     def _tasks_by_key(self) -> dict[str, TaskState]:
         # Loop iterations ("ref__3") are visible under the bare ref; the highest seq wins, so
-        # the latest attempt of the latest iteration is what "${ref.output}" reads.
+        # the latest attempt of the latest iteration is what "${ref.output}" reads. Conductor
+        # cuts the ref at its first "__"; dropping only trailing "__<n>" gives the same key for
+        # generated refs (nested ones too) without mangling a ref such as "fetch__rows".
         if self._latest is None:
             latest: dict[str, TaskState] = {}
             assert self._workflow is not None
@@ -587,24 +489,15 @@ class ExpressionContext:
         wf = self._workflow
         assert wf is not None
         doc = {
-            "input": task.input,
-            "output": task.output,
-            "taskType": task.task_type,
-            "referenceTaskName": task.ref,
-            "retryCount": task.retry_count,
-            "correlationId": wf.correlation_id,
-            "pollCount": task.poll_count,
-            "taskDefName": task.task_def_name or task.task_type,
-            "scheduledTime": task.scheduled_time,
-            "startTime": task.start_time,
-            "endTime": task.end_time,
-            "workflowInstanceId": wf.workflow_id,
-            "taskId": task.task_id,
+            "input": task.input, "output": task.output, "taskType": task.task_type,
+            "referenceTaskName": task.ref, "retryCount": task.retry_count, "correlationId": wf.correlation_id,
+            "pollCount": task.poll_count, "taskDefName": task.task_def_name or task.task_type,
+            "scheduledTime": task.scheduled_time, "startTime": task.start_time, "endTime": task.end_time,
+            "workflowInstanceId": wf.workflow_id, "taskId": task.task_id,
             "reasonForIncompletion": task.reason_for_incompletion,
-            "callbackAfterSeconds": task.callback_after_seconds,
-            "workerId": task.worker_id,
+            "callbackAfterSeconds": task.callback_after_seconds, "workerId": task.worker_id,
             "iteration": task.iteration,
-        }
+        }  # fmt: skip
         if task.status is not None:  # Conductor omits a null status
             doc["status"] = task.status
         return doc
@@ -622,24 +515,41 @@ def _clone(value: Any) -> Any:
     return value
 
 
-def _evaluate(path: str, ctx: ExpressionContext) -> Any:
+_BLANK: Any = object()
+_TASK_ID: Any = object()
+
+
+@lru_cache(maxsize=4096)
+def _plan(path: str) -> Any:
+    """What an expression's text means, decided once per distinct text."""
     if not path or path.isspace():
-        return ""
+        return _BLANK  # "${}" and "${  }" give ""
     if path == "CPEWF_TASK_ID":
-        # Conductor leaves the text in place when there is no task id to substitute.
-        return _KEEP if ctx.current_task_id is None else ctx.current_task_id
+        return _TASK_ID
     if path.startswith("workflow.secrets."):
         return _KEEP  # secrets are substituted only when a task is handed to its executor
-    compiled = _compile(path)
-    if isinstance(compiled, str):
-        return None  # Conductor logs an unreadable path and uses null
-    try:
-        return compiled._find_in(ctx)
-    except Exception:  # evaluation never fails a workflow: Jayway runs with SUPPRESS_EXCEPTIONS
-        return None
+    return _compile(path)
+
+
+def _evaluate(path: str, ctx: ExpressionContext) -> Any:
+    plan = _plan(path)
+    if plan.__class__ is CompiledPath:
+        try:
+            return plan._find_in(ctx)
+        except Exception:  # evaluation never fails a workflow: Jayway runs with SUPPRESS_EXCEPTIONS
+            return None
+    if plan is _TASK_ID:  # Conductor leaves the text in place when there is no task id
+        return _KEEP if ctx.current_task_id is None else ctx.current_task_id
+    if plan is _BLANK:
+        return ""
+    return _KEEP if plan is _KEEP else None  # an unreadable path: Conductor logs it, uses null
 
 
 def _resolve_text(text: str, ctx: ExpressionContext, depth: int) -> Any:
+    # Fast path for the usual "${a.b.c}": one expression, no other braces.
+    if depth == 0 and text[:2] == "${" and text.find("{", 2) == -1 and text.find("}") == len(text) - 1:
+        value = _evaluate(text[2:-1], ctx)
+        return text if value is _KEEP else _clone(value)
     spans = _spans(text)
     if not spans:
         return text.replace("$${", "${")
@@ -668,7 +578,7 @@ def resolve(value: Any, ctx: ExpressionContext) -> Any:
         return _resolve_text(value, ctx, 0) if "${" in value else value
     if cls is dict or isinstance(value, Mapping):
         return {k: resolve(v, ctx) for k, v in value.items()}
-    if cls is list or isinstance(value, tuple):
+    if cls is list or isinstance(value, list | tuple):
         return [resolve(v, ctx) for v in value]
     if isinstance(value, str):
         return _resolve_text(str(value), ctx, 0) if "${" in value else value
