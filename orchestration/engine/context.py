@@ -28,6 +28,24 @@ def _no_active_domains(task_type: str) -> frozenset[str]:
 
 LOOP_SEPARATOR = "__"
 
+# Where a task carries its TaskDef's concurrency and rate limits (reference §4.7): copied at
+# creation so that handing the task out (services.limits) needs no read of the definition, and
+# only tasks that have limits carry the key (the unlimited claim pays nothing).
+LIMITS_KEY = "_limits"
+
+
+def task_limits(task_def: TaskDefinition | None) -> dict[str, Any]:
+    """The ``extra`` entry for ``task_def``'s limits, or {} when it has none."""
+    if task_def is None:
+        return {}
+    spec: dict[str, int] = {}
+    if task_def.concurrent_exec_limit > 0:
+        spec["concurrentExecLimit"] = task_def.concurrent_exec_limit
+    if task_def.rate_limit_per_frequency > 0 and task_def.rate_limit_frequency_in_seconds > 0:
+        spec["rateLimitPerFrequency"] = task_def.rate_limit_per_frequency
+        spec["rateLimitFrequencyInSeconds"] = task_def.rate_limit_frequency_in_seconds
+    return {LIMITS_KEY: spec} if spec else {}
+
 
 def base_ref(ref: str) -> str:
     """A loop iteration's ref ``x__3`` names the definition node ``x``."""
@@ -44,6 +62,23 @@ class HistoryEntry:
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StartFailureWorkflow:
+    """Follow-up: start the definition's ``failureWorkflow`` for this (just failed) workflow
+    (reference §4.10). The decider only says so; the service starts it in the same transaction,
+    because starting a workflow is I/O (definition lookup, rows) the pure decider must not do."""
+
+    name: str
+    version: int | None
+    failed_task_id: str | None
+
+
+# Work a decision asks the service to do after its rows are written, in the same transaction.
+# A union so that further kinds (e.g. terminating a child workflow) can join without changing
+# how the service runs them.
+FollowUp = StartFailureWorkflow
+
+
 @dataclass(slots=True)
 class DecideContext:
     workflow: WorkflowState
@@ -55,6 +90,10 @@ class DecideContext:
     new_tasks: list[TaskState] = field(default_factory=list)
     # Tasks that must be published to their queue once the transaction commits.
     to_dispatch: list[TaskState] = field(default_factory=list)
+    follow_ups: list[FollowUp] = field(default_factory=list)
+    # The task whose failure ended the workflow in this decision (Conductor's failedTaskId),
+    # passed on to the failure workflow as ``failureTaskId``.
+    failed_task_id: str | None = None
     _next_seq: int = 0
 
     def __post_init__(self) -> None:
@@ -98,13 +137,15 @@ class DecideContext:
         candidates = [c.strip() for c in str(spec).split(",") if c.strip()]
         if not candidates:
             return None
+        # NO_DOMAIN (any case, as Conductor compares it) is never an active domain: a worker
+        # polling ``?domain=NO_DOMAIN`` must not turn it into a real queue name.
         if len(candidates) > 1:
             active = self.active_domains(task_type)
             for candidate in candidates:
-                if candidate in active:
+                if candidate in active and candidate.upper() != "NO_DOMAIN":
                     return candidate
         last = candidates[-1]
-        return None if last == "NO_DOMAIN" else last
+        return None if last.upper() == "NO_DOMAIN" else last
 
     # -- task creation ---------------------------------------------------------------------------
     def new_task(
@@ -144,6 +185,7 @@ class DecideContext:
             retried_task_id=retry_of.task_id if retry_of else None,
             reason_for_incompletion=retry_of.reason_for_incompletion if retry_of else None,
             workflow_priority=self.workflow.priority,
+            extra=task_limits(task_def),
             scheduled_time=self.now,
             first_scheduled_time=retry_of.first_scheduled_time if retry_of else self.now,
             update_time=self.now,

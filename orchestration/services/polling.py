@@ -26,17 +26,18 @@ from typing import Any
 
 from celery import current_app
 from django.db import transaction
-from django.db.models import BigIntegerField, ExpressionWrapper, F, Q
+from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Q
 from kombu import Connection, Consumer, Message, Queue
 from kombu.common import maybe_declare
 from kombu.exceptions import KombuError
 
 from orchestration import dispatch
+from orchestration.definitions.model import SYSTEM_TASK_TYPES
 from orchestration.models import PollData, Task
-from orchestration.services import store
+from orchestration.services import limits, store
 from orchestration.services.errors import BadRequest
 from orchestration.services.tasks import record_poll
-from orchestration.services.workflows import now_ms
+from orchestration.services.workflows import now_ms, redispatch_grace_ms
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +117,21 @@ def _claim_rows(queryset: Any, worker_id: str | None, now: int, limit: int | Non
     with transaction.atomic():
         # Lock the candidates (skipping rows another poller is claiming right now, instead of
         # queueing behind it), then claim each with the store's compare-and-set.
-        ids = list(queryset.select_for_update(skip_locked=True).values_list("id", flat=True)[:limit])
-        for task_id in ids:
-            row = store.claim_task(task_id=task_id, worker_id=worker_id, now=now)
-            if row is not None:
-                claimed.append(row)
+        rows = list(
+            queryset.select_for_update(skip_locked=True).values("id", "task_type", "task_def_name", "extra")[:limit]
+        )
+        # TaskDef limits (reference §4.7): only tasks that carry them cost a lock and counts.
+        limited = [c for c in map(limits.candidate, rows) if c is not None]
+        refused = limits.refusals(limited, now=now) if limited else {}
+        # A refused task stays SCHEDULED; its dispatch_at is left alone: pollers look in the
+        # database on every poll, and moving it earlier would have the sweeper publish a message
+        # per waiting task every few seconds that nobody may consume.
+        for row in rows:
+            if row["id"] in refused:
+                continue
+            claim = store.claim_task(task_id=row["id"], worker_id=worker_id, now=now)
+            if claim is not None:
+                claimed.append(claim)
     return claimed
 
 
@@ -268,3 +279,84 @@ def _wait_for_messages(queue_name: str, count: int, timeout: float) -> list[str]
         log.warning("broker unavailable while long-polling %s: %s", queue_name, exc)
         return None
     return ids
+
+
+# --- queues: sizes, poll data, requeue (reference §1.3, §4.8) -----------------------------------
+#
+# A queue's size is read from the database, the truth: the SCHEDULED tasks of that queue name,
+# delayed ones included (Conductor counts every message in the queue, visible or not). The
+# broker's queue length would count stale and duplicate messages and miss lost ones.
+
+
+def full_queue_name(
+    task_type: str, domain: str | None = None, isolation_group_id: str | None = None, execution_namespace: str | None = None
+) -> str:
+    """Conductor's queue name: ``[domain:]taskType[@executionNamespace][-isolationGroupId]``."""
+    name = queue_name_for(task_type, domain)
+    if execution_namespace:
+        name = f"{name}@{execution_namespace}"
+    if isolation_group_id:
+        name = f"{name}-{isolation_group_id}"
+    return name
+
+
+def queue_size(queue_name: str) -> int:
+    return Task.objects.filter(queue_name=queue_name, status="SCHEDULED").count()
+
+
+def queue_sizes(queue_names: list[str]) -> dict[str, int]:
+    counts = dict(
+        Task.objects.filter(queue_name__in=set(queue_names), status="SCHEDULED")
+        .values_list("queue_name")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {name: counts.get(name, 0) for name in queue_names}
+
+
+def all_queue_sizes() -> dict[str, int]:
+    """Every known queue (one with tasks waiting, or one a worker has polled) -> its size,
+    sorted by name."""
+    counts: dict[str, int] = dict(
+        Task.objects.filter(status="SCHEDULED").values_list("queue_name").annotate(n=Count("id")).order_by()
+    )
+    for name in PollData.objects.values_list("queue_name", flat=True).distinct():
+        counts.setdefault(name, 0)
+    return dict(sorted(counts.items()))
+
+
+def poll_data(task_type: str | None = None) -> list[dict[str, Any]]:
+    """Conductor's PollData list: one entry per (task type, domain), the latest poll. Its
+    ``queueName`` is the task type, as Conductor's poll-data stores write it."""
+    rows = PollData.objects.order_by("task_type", "domain", "-last_poll_time")
+    if task_type is not None:
+        rows = rows.filter(task_type=task_type)
+    latest: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for row in rows.values("task_type", "domain", "worker_id", "last_poll_time"):
+        key = (row["task_type"], row["domain"] or None)
+        if key not in latest:
+            doc = {"queueName": row["task_type"], "domain": key[1], "workerId": row["worker_id"] or None,
+                   "lastPollTime": row["last_poll_time"]}
+            latest[key] = {k: v for k, v in doc.items() if v is not None}
+    return list(latest.values())
+
+
+def requeue_pending(task_type: str) -> int:
+    """Publish a message again for every SCHEDULED task of a worker task type (all domains);
+    returns how many tasks are queued. Tasks waiting out a delay keep it: the sweeper publishes
+    them when due. IN_PROGRESS tasks stay with their worker (Conductor re-queues those too,
+    which lets a second worker take a task the first still holds)."""
+    if task_type in SYSTEM_TASK_TYPES:
+        return 0
+    now = now_ms()
+    pending = Task.objects.filter(task_type=task_type, status="SCHEDULED")
+    queued = pending.count()
+    due = list(
+        pending.alias(due_at=_DUE_AT).filter(Q(callback_after_seconds__lte=0) | Q(due_at__lte=now))
+        .values_list("id", "queue_name", "task_type")
+    )
+    if due:
+        # As the sweeper does: the next safety-net publish is a grace period away.
+        Task.objects.filter(pk__in=[d[0] for d in due], status="SCHEDULED").update(dispatch_at=now + redispatch_grace_ms())
+        transaction.on_commit(lambda: dispatch.publish_tasks(due))
+    return queued

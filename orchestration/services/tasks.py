@@ -14,9 +14,10 @@ from django.db import transaction
 from orchestration import dispatch
 from orchestration.definitions.model import TaskDefinition
 from orchestration.engine import timeouts
+from orchestration.engine.context import base_ref
 from orchestration.engine.operators import Kind, operator_for
-from orchestration.models import History, PollData, Task, TaskLog
-from orchestration.services import store
+from orchestration.models import History, PollData, Task, TaskLog, Workflow
+from orchestration.services import limits, store
 from orchestration.services.errors import BadRequest, NotFound
 from orchestration.services.workflows import now_ms, redispatch_grace_ms, workflow_decide
 
@@ -34,9 +35,23 @@ class UpdateResult:
 
 def task_claim(*, task_id: str, worker_id: str | None) -> dict[str, Any] | None:
     """SCHEDULED -> IN_PROGRESS; None when the task is gone or no longer SCHEDULED (a stale or
-    duplicate message, or another worker won)."""
-    with transaction.atomic():
-        return store.claim_task(task_id=task_id, worker_id=worker_id, now=now_ms())
+    duplicate message, or another worker won), or when its TaskDef's concurrency or rate limit
+    is reached (then it stays SCHEDULED and is offered again later, see services.limits)."""
+    now = now_ms()
+    try:
+        with transaction.atomic():
+            row = store.claim_task(task_id=task_id, worker_id=worker_id, now=now)
+            # Claim first, check after: the claim is the one statement an unlimited task pays,
+            # and only a task carrying limits goes on to lock and count.
+            if row is not None and limits.LIMITS_KEY in row["extra"]:
+                limited = limits.candidate(row)
+                refused = limits.refusals([limited], now=now) if limited else {}
+                if refused:
+                    raise limits.Refused(refused[task_id])  # rolls the claim back
+            return row
+    except limits.Refused as refusal:
+        limits.postpone({task_id: refusal.retry_at})
+        return None
 
 
 def record_poll(*, task_type: str, domain: str | None, worker_id: str | None, queue_name: str) -> None:
@@ -172,3 +187,114 @@ def _update_open(
     if task.status == "SCHEDULED" and task.callback_after_seconds <= 0:
         transaction.on_commit(lambda: dispatch.publish_tasks([(task.task_id, task.queue_name, task.task_type)]))
     return UpdateResult(task_id, row["workflow_id"], applied=True, terminal=False)
+
+
+# --- results addressed by reference name, signals, logs (reference §1.3) ------------------------
+
+# Task types a signal completes. Conductor signals WAIT only; HUMAN tasks are the other kind of
+# task that waits on the outside world, and nothing but an API call ever completes them.
+SIGNAL_TASK_TYPES = ("WAIT", "HUMAN")
+# How deep a signal looks into running sub-workflows (a guard against a malformed cycle).
+MAX_SIGNAL_DEPTH = 32
+
+
+def _check_status(status: str) -> None:
+    if status not in UPDATE_STATUSES:
+        names = ", ".join(sorted(UPDATE_STATUSES))
+        raise BadRequest(f"Invalid task status '{status}': must be one of {names}")
+
+
+def _open_tasks(workflow_id: str) -> list[dict[str, Any]]:
+    rows = Task.objects.filter(workflow_id=workflow_id, status__in=OPEN).values("id", "workflow_id", *store.TASK_FIELDS)
+    return sorted(rows, key=lambda r: r["seq"])
+
+
+def pending_task_by_ref(*, workflow_id: str, ref: str) -> dict[str, Any] | None:
+    """The open (non-terminal) task with reference name ``ref``; failing that, the open loop
+    iteration ``ref__N`` with the highest N (Conductor's getPendingTaskForWorkflow)."""
+    rows = _open_tasks(workflow_id)
+    for row in rows:
+        if row["ref"] == ref:
+            return row
+    iterations = [r for r in rows if base_ref(r["ref"]) == ref]
+    return max(iterations, key=lambda r: (r["iteration"], r["seq"])) if iterations else None
+
+
+def _apply_to_pending(
+    pending: dict[str, Any], *, status: str, output: dict[str, Any] | None, worker_id: str | None, actor: str
+) -> UpdateResult:
+    """Conductor's ``new TaskResult(pending)`` with a new status and ``output`` merged into the
+    task's current output; reason, worker and callbackAfterSeconds carry over from the task."""
+    merged = {**(pending["output"] or {}), **(output or {})}
+    return task_update(
+        task_id=pending["id"], workflow_id=pending["workflow_id"], status=status, output=merged,
+        reason=pending["reason_for_incompletion"], worker_id=worker_id or pending["worker_id"],
+        callback_after_seconds=pending["callback_after_seconds"], ref=pending["ref"], actor=actor,
+    )
+
+
+def task_update_by_ref(
+    *, workflow_id: str, ref: str, status: str, output: dict[str, Any] | None, worker_id: str | None = None
+) -> str | None:
+    """Update the open task ``ref`` of a workflow; its id, or None when there is none (an unknown
+    workflow included, as in Conductor)."""
+    _check_status(status)
+    if output is not None and not isinstance(output, dict):
+        raise BadRequest("output must be a JSON object")
+    pending = pending_task_by_ref(workflow_id=workflow_id, ref=ref)
+    if pending is None:
+        return None
+    _apply_to_pending(pending, status=status, output=output, worker_id=worker_id,
+                      actor=f"worker:{worker_id}" if worker_id else "api")
+    return pending["id"]
+
+
+def _sub_workflow_id(row: dict[str, Any]) -> str | None:
+    for source in (row.get("extra"), row.get("output"), row.get("input")):
+        value = source.get("subWorkflowId") if isinstance(source, dict) else None
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def blocked_task(workflow_id: str, *, depth: int = 0) -> dict[str, Any] | None:
+    """The first open WAIT/HUMAN task of the workflow, else of its running sub-workflows (in
+    task order, depth first), as Conductor's signal looks for it."""
+    rows = _open_tasks(workflow_id)
+    for row in rows:
+        if row["task_type"] in SIGNAL_TASK_TYPES:
+            return row
+    if depth >= MAX_SIGNAL_DEPTH:
+        return None
+    for row in rows:
+        child = _sub_workflow_id(row) if row["task_type"] == "SUB_WORKFLOW" else None
+        found = blocked_task(child, depth=depth + 1) if child else None
+        if found is not None:
+            return found
+    return None
+
+
+def task_signal(*, workflow_id: str, status: str, output: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Update the workflow's blocked task (see ``blocked_task``); the task row as it was before
+    the update, or None when nothing is blocked."""
+    _check_status(status)
+    if output is not None and not isinstance(output, dict):
+        raise BadRequest("output must be a JSON object")
+    if not Workflow.objects.filter(pk=workflow_id).exists():
+        raise NotFound(f"No such workflow found by id: {workflow_id}")
+    pending = blocked_task(workflow_id)
+    if pending is None:
+        return None
+    _apply_to_pending(pending, status=status, output=output, worker_id=None, actor="api:signal")
+    return pending
+
+
+def task_log_append(*, task_id: str, line: str) -> None:
+    """One log line for a task, stored as sent (Conductor does not check that the task exists)."""
+    TaskLog.objects.create(task_id=task_id, log=line, created_time=now_ms())
+
+
+def task_logs(*, task_id: str) -> list[dict[str, Any]]:
+    """The task's log as Conductor's TaskExecLog list, oldest first."""
+    rows = TaskLog.objects.filter(task_id=task_id).order_by("id").values_list("log", "created_time")
+    return [{"log": line, "taskId": task_id, "createdTime": created} for line, created in rows]
