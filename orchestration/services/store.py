@@ -153,8 +153,21 @@ def save_workflow(wf: WorkflowState, *, new_tasks: list[TaskState], changed_task
         History.objects.bulk_create(history)
 
 
-def claim_task(*, task_id: str, worker_id: str | None, now: int) -> dict[str, Any] | None:
-    """SCHEDULED -> IN_PROGRESS in one guarded statement; the row comes back with it.
+def decode_task_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A task row read with raw SQL, as the ORM would give it: Django has the driver hand JSON
+    back as text (its JSONField decodes it), and SQLite gives booleans as integers."""
+    for json_field in ("input", "output", "extra"):
+        value = row[json_field]
+        if isinstance(value, str | bytes):
+            row[json_field] = json.loads(value)
+    for bool_field in ("retried", "executed"):
+        row[bool_field] = bool(row[bool_field])
+    return row
+
+
+def claim_sql(*, extra_condition: str = "") -> str:
+    """The guarded SCHEDULED -> IN_PROGRESS UPDATE ... RETURNING, shared by the transactional
+    claim below and the PostgreSQL single-statement one (services.fastpath).
 
     A task waiting out a delay (callbackAfterSeconds, start delay, retry backoff) is not
     claimable before it is due, whoever holds an old message for it; undelayed tasks are
@@ -167,7 +180,7 @@ def claim_task(*, task_id: str, worker_id: str | None, now: int) -> dict[str, An
     resp_deadline = "(%(now)s + response_timeout_seconds * 1000)"
     started = "(CASE WHEN start_time > 0 THEN start_time ELSE %(now)s END)"
     task_deadline = f"({started} + (start_delay_seconds + timeout_seconds) * 1000)"
-    sql = f"""
+    return f"""
         UPDATE {table} SET
             status = 'IN_PROGRESS',
             start_time = {started},
@@ -183,21 +196,22 @@ def claim_task(*, task_id: str, worker_id: str | None, now: int) -> dict[str, An
                 ELSE NULL END
         WHERE id = %(id)s AND status = 'SCHEDULED'
             AND (callback_after_seconds <= 0 OR update_time + callback_after_seconds * 1000 <= %(now)s)
+            {extra_condition}
         RETURNING id, workflow_id, {", ".join(TASK_FIELDS)}
     """
+
+
+def claim_task(*, task_id: str, worker_id: str | None, now: int) -> dict[str, Any] | None:
+    """SCHEDULED -> IN_PROGRESS with its history row, inside the caller's transaction; the
+    claimed row comes back (see claim_sql for the conditions)."""
+    sql = claim_sql()
     with connection.cursor() as cursor:
         cursor.execute(sql, {"now": now, "worker": worker_id, "id": task_id})
         row = cursor.fetchone()
         if row is None:
             return None
         names = [c[0] for c in cursor.description]
-    result = dict(zip(names, row, strict=True))
-    for json_field in ("input", "output", "extra"):
-        value = result[json_field]
-        if isinstance(value, str | bytes):
-            result[json_field] = json.loads(value)
-    for bool_field in ("retried", "executed"):
-        result[bool_field] = bool(result[bool_field])
+    result = decode_task_row(dict(zip(names, row, strict=True)))
     History.objects.create(
         workflow_id=result["workflow_id"], task_id=task_id, ref=result["ref"], from_status="SCHEDULED",
         to_status="IN_PROGRESS", actor=f"worker:{worker_id}" if worker_id else "worker", at=now,

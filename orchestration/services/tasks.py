@@ -17,7 +17,7 @@ from orchestration.engine import timeouts
 from orchestration.engine.context import base_ref
 from orchestration.engine.operators import Kind, operator_for
 from orchestration.models import History, PollData, Task, TaskLog, Workflow
-from orchestration.services import limits, store
+from orchestration.services import fastpath, limits, store
 from orchestration.services.errors import BadRequest, NotFound
 from orchestration.services.workflows import now_ms, redispatch_grace_ms, workflow_decide
 
@@ -38,6 +38,11 @@ def task_claim(*, task_id: str, worker_id: str | None) -> dict[str, Any] | None:
     duplicate message, or another worker won), or when its TaskDef's concurrency or rate limit
     is reached (then it stays SCHEDULED and is offered again later, see services.limits)."""
     now = now_ms()
+    if fastpath.available():
+        row = fastpath.claim(task_id=task_id, worker_id=worker_id, now=now)
+        if row is not None:
+            return row
+        # Not claimed in one statement: a stale message, or a task with limits to check.
     try:
         with transaction.atomic():
             row = store.claim_task(task_id=task_id, worker_id=worker_id, now=now)
@@ -86,6 +91,18 @@ def task_update(
         raise BadRequest("outputData must be a JSON object")
     now = now_ms()
     who = actor or (f"worker:{worker_id}" if worker_id else "worker")
+    if fastpath.available() and not logs and not extend_lease and status != "IN_PROGRESS":
+        done = fastpath.finish(
+            task_id=task_id, workflow_id=workflow_id, status=status, output=output or {}, reason=reason,
+            worker_id=worker_id, actor=who, now=now,
+        )
+        if done is None:
+            result = UpdateResult(task_id, _existing_workflow(task_id, workflow_id), applied=False, terminal=False)
+        else:
+            result = UpdateResult(task_id, done[0], applied=True, terminal=True)
+        if decide and result.terminal:
+            workflow_decide(workflow_id=result.workflow_id, wait=False)
+        return result
     with transaction.atomic():
         if status in ("IN_PROGRESS",) or extend_lease:
             result = _update_open(task_id, workflow_id, status, output, reason, worker_id, callback_after_seconds, extend_lease, now)

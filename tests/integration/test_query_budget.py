@@ -65,7 +65,9 @@ def cost_of(queries: list[dict[str, Any]], seconds: float) -> Cost:
             continue
         verb = head.split(None, 1)[0]
         statements.append(verb)
-        if verb in WRITE_VERBS and not in_transaction:
+        # A data-modifying CTE (PostgreSQL's single-statement claim and result) writes too.
+        writes = verb in WRITE_VERBS or (verb == "WITH" and any(f" {w} " in f" {head} " for w in WRITE_VERBS))
+        if writes and not in_transaction:
             commits += 1  # autocommit: the statement is its own transaction
     return Cost(len(statements), commits, tuple(statements), seconds)
 

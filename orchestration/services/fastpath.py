@@ -1,0 +1,109 @@
+"""PostgreSQL single-statement writes for the two most frequent transitions.
+
+A worker's claim and a worker's result are each one guarded UPDATE plus one history INSERT.
+On PostgreSQL both fit in one data-modifying CTE, which is atomic on its own: run in
+autocommit it needs no BEGIN and no separate COMMIT round trip, and the history row can never
+be written without the status change it records (or the other way round). Everything else,
+and SQLite (which has no UPDATE inside WITH), takes the transactional path in ``store`` and
+``services.tasks``; both paths apply the same compare-and-set conditions.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django.db import connection
+
+from orchestration.models import History, Task
+from orchestration.services.store import TASK_FIELDS, claim_sql, decode_task_row
+
+
+def available() -> bool:
+    """Usable now: PostgreSQL, and not inside a caller's transaction (whose atomicity the
+    caller wants to extend over more statements)."""
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+@cache
+def _claim_statement() -> str:
+    history = History._meta.db_table
+    # Tasks that carry concurrency/rate limits are excluded: their claim must be checked and
+    # possibly rolled back in a transaction (services.tasks.task_claim falls back to it).
+    update = claim_sql(extra_condition="AND extra -> '_limits' IS NULL")
+    return f"""
+        WITH claimed AS ({update}),
+        logged AS (
+            INSERT INTO {history} (workflow_id, task_id, ref, from_status, to_status, actor, reason, at)
+            SELECT workflow_id, id, ref, 'SCHEDULED', 'IN_PROGRESS', %(actor)s, NULL, %(now)s FROM claimed
+        )
+        SELECT * FROM claimed
+    """
+
+
+def claim(*, task_id: str, worker_id: str | None, now: int) -> dict[str, Any] | None:
+    """The claim of an unlimited task in one statement; None if it did not apply (the caller
+    then takes the transactional path, which also tells a stale message from a limited task)."""
+    params = {"now": now, "worker": worker_id, "id": task_id, "actor": f"worker:{worker_id}" if worker_id else "worker"}
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_statement(), params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        names = [c[0] for c in cursor.description]
+    return decode_task_row(dict(zip(names, row, strict=True)))
+
+
+@cache
+def _result_statement(with_worker: bool, with_workflow: bool) -> str:
+    task, history = Task._meta.db_table, History._meta.db_table
+    worker = ", worker_id = %(worker)s" if with_worker else ""
+    workflow = "AND workflow_id = %(workflow)s" if with_workflow else ""
+    # ``prev`` locks the row and remembers the status it had, so the history row records the
+    # real from-status; a concurrent result waits on the lock, then finds the task terminal.
+    return f"""
+        WITH prev AS (
+            SELECT id, status FROM {task}
+            WHERE id = %(id)s {workflow} AND status IN ('IN_PROGRESS', 'SCHEDULED')
+            FOR UPDATE
+        ),
+        updated AS (
+            UPDATE {task} AS t SET
+                status = %(status)s, end_time = %(now)s, update_time = %(now)s, timeout_at = NULL,
+                dispatch_at = NULL, output = %(output)s, reason_for_incompletion = %(reason)s{worker}
+            FROM prev WHERE t.id = prev.id
+            RETURNING t.workflow_id, t.ref, prev.status AS from_status
+        ),
+        logged AS (
+            INSERT INTO {history} (workflow_id, task_id, ref, from_status, to_status, actor, reason, at)
+            SELECT workflow_id, %(id)s, ref, from_status, %(status)s, %(actor)s, %(reason)s, %(now)s FROM updated
+        )
+        SELECT workflow_id, ref, from_status FROM updated
+    """
+
+
+def finish(
+    *,
+    task_id: str,
+    workflow_id: str | None,
+    status: str,
+    output: dict[str, Any],
+    reason: str | None,
+    worker_id: str | None,
+    actor: str,
+    now: int,
+) -> tuple[str, str] | None:
+    """A terminal result in one statement: (workflow id, from-status), or None when the task
+    was not open (already terminal, or unknown: the caller tells which)."""
+    output_value = Task._meta.get_field("output").get_db_prep_save(output, connection)
+    params = {
+        "id": task_id, "workflow": workflow_id, "status": status, "now": now, "output": output_value,
+        "reason": reason, "worker": worker_id, "actor": actor,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_result_statement(bool(worker_id), bool(workflow_id)), params)
+        row = cursor.fetchone()
+    return None if row is None else (row[0], row[2])
+
+
+__all__ = ["TASK_FIELDS", "available", "claim", "finish"]
