@@ -12,7 +12,7 @@ from django.http import HttpResponse
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from orchestration.api import wire
+from orchestration.api import views_control, wire
 from orchestration.api.renderers import ConductorView, text
 from orchestration.definitions.validation import validate_start_request
 from orchestration.services import definitions
@@ -54,7 +54,10 @@ class StartWorkflowView(ConductorView):
 
 class WorkflowView(ConductorView):
     """``/api/workflow/{x}``: POST starts the workflow *named* x, GET reads the workflow whose
-    *id* is x (Conductor routes on method and path shape alike)."""
+    *id* is x, DELETE terminates it (Conductor routes on method and path shape alike)."""
+
+    def delete(self, request: Request, key: str) -> HttpResponse:
+        return views_control.terminate(request, key)
 
     def get(self, request: Request, key: str) -> Response:
         include_tasks = wire.query_bool(request, "includeTasks", True)

@@ -13,13 +13,20 @@ computed are flagged ``executed`` and never looked at again, so a pass costs O(p
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from orchestration.definitions.model import WorkflowTaskNode
 from orchestration.engine import expressions, retry, timeouts
-from orchestration.engine.context import DecideContext, base_ref
+from orchestration.engine.context import DecideContext, FollowUp, StartFailureWorkflow, base_ref
 from orchestration.engine.operators import BranchEnd, Kind, operator_for
-from orchestration.engine.state import TERMINAL_TASK, TaskState, WorkflowState, is_terminal_unsuccessful
+from orchestration.engine.state import (
+    TERMINAL_TASK,
+    TERMINAL_WORKFLOW,
+    TaskState,
+    WorkflowState,
+    is_terminal_unsuccessful,
+)
 
 # A chain of sync system tasks runs to its end in one decide; this bounds a runaway loop.
 MAX_PASSES = 1000
@@ -35,18 +42,66 @@ class Decision:
     changed_tasks: list[TaskState]
     to_dispatch: list[TaskState]
     workflow_changed: bool
+    # Work for the service once the rows are written, same transaction (e.g. failureWorkflow).
+    follow_ups: list[FollowUp] = field(default_factory=list)
 
 
 def decide(ctx: DecideContext) -> Decision:
     wf = ctx.workflow
     with contextlib.suppress(WorkflowEnded):
         _decide(ctx)
+    _add_failure_workflow(ctx)
     next_check = _next_check_at(ctx) if wf.status == "RUNNING" else None
     if next_check != wf.next_check_at:
         wf.next_check_at = next_check
     changed = [t for t in wf.tasks if t.changed and not t.is_new]
     dispatch = [t for t in ctx.to_dispatch if t.status == "SCHEDULED"]
-    return Decision(new_tasks=ctx.new_tasks, changed_tasks=changed, to_dispatch=dispatch, workflow_changed=wf.changed)
+    return Decision(
+        new_tasks=ctx.new_tasks,
+        changed_tasks=changed,
+        to_dispatch=dispatch,
+        workflow_changed=wf.changed,
+        follow_ups=list(ctx.follow_ups),
+    )
+
+
+def failure_workflow_target(definition: Any, workflow_input: dict[str, Any]) -> tuple[str, int | None] | None:
+    """The (name, version) of the workflow to start when the engine fails this one, or None.
+
+    ``failureWorkflow`` may name the workflow indirectly, ``$workflow.input.<key>``: Conductor
+    then takes the third dot-separated part as an input key. Baton also accepts the ``${...}``
+    spelling of the same path (Conductor would look up the key ``<key>}`` and start nothing).
+    An indirection to a missing or blank input starts nothing, as in Conductor.
+    """
+    name = definition.failure_workflow
+    if not isinstance(name, str) or not name.strip():
+        return None
+    if name.startswith("$"):
+        parts = name.removeprefix("${").removesuffix("}").removeprefix("$").split(".")
+        key = parts[2] if len(parts) > 2 else None
+        value = workflow_input.get(key) if key is not None else None
+        if not isinstance(value, str) or not value.strip():
+            return None
+        name = value
+    version = definition.raw.get("failureWorkflowVersion")
+    version = version if isinstance(version, int) and not isinstance(version, bool) else None
+    return name, version
+
+
+def _add_failure_workflow(ctx: DecideContext) -> None:
+    """When *this decision* ended the workflow unsuccessfully, ask for its failureWorkflow.
+
+    Judged from the transition (not terminal when loaded, unsuccessful now), so every path that
+    ends a workflow in the engine (task failure, TERMINATE, timeouts, operators added later)
+    starts it, and deciding an already-ended workflow never starts a second one. A terminate
+    through the API does not go through the decider, so it never starts one (reference §4.10).
+    """
+    wf = ctx.workflow
+    if wf.loaded_status in TERMINAL_WORKFLOW or wf.status not in TERMINAL_WORKFLOW or wf.status == "COMPLETED":
+        return
+    target = failure_workflow_target(wf.definition, wf.input)
+    if target is not None:
+        ctx.follow_ups.append(StartFailureWorkflow(name=target[0], version=target[1], failed_task_id=ctx.failed_task_id))
 
 
 def _decide(ctx: DecideContext) -> None:
@@ -97,7 +152,7 @@ def _advance_open_task(ctx: DecideContext, task: TaskState, node: WorkflowTaskNo
             task.timeout_at = None
             if verdict.times_out_workflow:
                 # Conductor ends the workflow with the timeout text itself as the reason.
-                _end_workflow(ctx, "TIMED_OUT", verdict.reason)
+                _end_workflow(ctx, "TIMED_OUT", verdict.reason, failed_task=task)
             return True
         # Keep the sweeper's hint exact, so an ALERT_ONLY or early hint is not re-swept forever.
         deadline = timeouts.task_deadline(task=task, task_def=task_def, async_complete=async_complete)
@@ -117,7 +172,7 @@ def _process_terminal(ctx: DecideContext, task: TaskState, node: WorkflowTaskNod
             return
         absorbed = refusal.honours_optional and node is not None and (node.optional or node.permissive)
         if not absorbed:
-            _end_workflow(ctx, refusal.workflow_status, refusal.reason)
+            _end_workflow(ctx, refusal.workflow_status, refusal.reason, failed_task=task)
         if node.optional:
             task.set_status("COMPLETED_WITH_ERRORS", now=ctx.now)
     task.executed = True
@@ -185,12 +240,16 @@ def _check_completion(ctx: DecideContext) -> None:
     if permissive_failures:
         task = permissive_failures[0]
         cause = "null" if task.reason_for_incompletion is None else task.reason_for_incompletion
-        _end_workflow(ctx, "FAILED", f"Task {task.task_id} failed with status: FAILED and reason: '{cause}'")
+        _end_workflow(
+            ctx, "FAILED", f"Task {task.task_id} failed with status: FAILED and reason: '{cause}'", failed_task=task
+        )
     _end_workflow(ctx, "COMPLETED", None)
 
 
-def _end_workflow(ctx: DecideContext, status: str, reason: str | None) -> None:
+def _end_workflow(ctx: DecideContext, status: str, reason: str | None, *, failed_task: TaskState | None = None) -> None:
     wf = ctx.workflow
+    if failed_task is not None and ctx.failed_task_id is None:
+        ctx.failed_task_id = failed_task.task_id
     wf.status = status
     wf.reason_for_incompletion = reason
     wf.end_time = ctx.now
@@ -198,8 +257,10 @@ def _end_workflow(ctx: DecideContext, status: str, reason: str | None) -> None:
     if status != "COMPLETED":
         _cancel_open_tasks(ctx)
     failed = [t for t in wf.tasks if t.status in ("FAILED", "FAILED_WITH_TERMINAL_ERROR")]
-    wf.failed_reference_task_names = sorted({t.ref for t in failed})
-    wf.failed_task_names = sorted({t.task_def_name for t in failed})
+    # Conductor adds to these sets, never replaces them: failures of attempts a workflow retry
+    # superseded (no longer loaded) stay listed after the retried run completes.
+    wf.failed_reference_task_names = sorted({*wf.failed_reference_task_names, *(t.ref for t in failed)})
+    wf.failed_task_names = sorted({*wf.failed_task_names, *(t.task_def_name for t in failed)})
     wf.output = workflow_output(ctx)
     raise WorkflowEnded
 
@@ -245,4 +306,4 @@ def new_workflow_context(workflow: WorkflowState, now: int, **kwargs) -> DecideC
     return DecideContext(workflow=workflow, now=now, **kwargs)
 
 
-__all__ = ["Decision", "decide", "next_nodes", "workflow_output", "base_ref"]
+__all__ = ["Decision", "decide", "failure_workflow_target", "next_nodes", "workflow_output", "base_ref"]

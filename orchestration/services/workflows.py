@@ -157,6 +157,11 @@ def _decide_and_save(wf: WorkflowState, *, now: int, actor: str) -> None:
     if decision.to_dispatch:
         messages = [(t.task_id, t.queue_name, t.task_type) for t in decision.to_dispatch]
         transaction.on_commit(lambda: dispatch.publish_tasks(messages))
+    if decision.follow_ups:
+        # Imported here: services.control builds on this module (it starts and decides workflows).
+        from orchestration.services.control import run_follow_ups
+
+        run_follow_ups(wf, decision.follow_ups, actor=actor)
 
 
 def _lock_busy(error: DatabaseError) -> bool:
