@@ -1,0 +1,217 @@
+"""WorkflowSummary and TaskSummary documents (reference §2.9), built from ``.values()`` rows.
+
+Two things set summaries apart from the execution documents:
+
+* times are strings, ``yyyy-MM-dd'T'HH:mm:ss.SSS'Z'`` in UTC. A WorkflowSummary leaves
+  ``endTime`` out until the workflow ends; a TaskSummary formats every time, unset ones (0) as
+  ``1970-01-01T00:00:00.000Z``, exactly as Conductor's constructors do;
+* ``input`` and ``output`` are *strings*: by default Java's ``Map.toString()``
+  (``{orderId=42, items=[a, b]}``), or compact JSON when Conductor's
+  ``conductor.app.summary-input-output-json-serialization.enabled`` is on. Baton's switch is
+  ``settings.BATON["SUMMARY_INPUT_OUTPUT_JSON"]`` (default False, Conductor's default).
+
+Fields are emitted in the order of Conductor's classes; null fields are left out (Jackson
+``NON_NULL``). WorkflowSummary also has the getter-only ``inputSize`` / ``outputSize``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+
+from orchestration.models import DefinitionSnapshot
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# The row fields each summary reads.
+WORKFLOW_SUMMARY_FIELDS: tuple[str, ...] = (
+    "id", "snapshot_id", "name", "version", "status", "correlation_id", "priority", "input", "output",
+    "reason_for_incompletion", "failed_reference_task_names", "failed_task_names", "parent_workflow_id",
+    "task_to_domain", "extra", "create_time", "update_time", "end_time",
+)
+TASK_SUMMARY_FIELDS: tuple[str, ...] = (
+    "id", "workflow_id", "task_type", "task_def_name", "status", "input", "output", "reason_for_incompletion",
+    "domain", "workflow_priority", "extra", "scheduled_time", "start_time", "end_time", "update_time",
+    "callback_after_seconds", "workflow__name", "workflow__correlation_id",
+)
+
+
+def utc_string(millis: int) -> str:
+    """Epoch milliseconds as Conductor's summaries print them (SimpleDateFormat in GMT)."""
+    seconds, ms = divmod(int(millis), 1000)
+    moment = _EPOCH + timedelta(seconds=seconds)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms:03d}Z"
+
+
+# --- Java's toString ---------------------------------------------------------------------------
+
+
+def _java_double(value: float) -> str:
+    """``Double.toString``: plain decimal within [1e-3, 1e7), else ``d.dddE±n``."""
+    if value != value or value in (float("inf"), float("-inf")):  # not JSON, but never crash
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if value == 0:
+        return "-0.0" if str(value).startswith("-") else "0.0"
+    magnitude = abs(value)
+    if 1e-3 <= magnitude < 1e7:
+        text = repr(value)  # Python's shortest repr is plain decimal in this range
+        return text if "." in text else f"{text}.0"
+    sign, digits, exponent = Decimal(repr(value)).as_tuple()
+    figures = "".join(map(str, digits)).rstrip("0") or "0"
+    power = exponent + len(digits) - 1  # type: ignore[operator]
+    mantissa = figures[0] + "." + (figures[1:] or "0")
+    return f"{'-' if sign else ''}{mantissa}E{power}"
+
+
+def java_string(value: Any) -> str:
+    """A JSON value printed the way Java prints the Map/List Jackson read it into."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _java_double(value)
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{key}={java_string(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(java_string(item) for item in value) + "]"
+    return str(value)
+
+
+def serialize_input_output(value: Any) -> str:
+    """Conductor's ``SummaryUtil.serializeInputOutput``."""
+    if settings.BATON.get("SUMMARY_INPUT_OUTPUT_JSON", False):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return java_string(value)
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+
+def _classifier_of(metadata: Any) -> str:
+    # Conductor's WorkflowClassifier.classifierOf(workflowDefinition.metadata).
+    if not isinstance(metadata, Mapping) or not metadata:
+        return "workflow"
+    explicit = metadata.get("classifier")
+    if isinstance(explicit, str) and explicit.strip():
+        return explicit
+    if metadata.get("agent_sdk") is not None or metadata.get("agentDef") is not None:
+        return "agent"
+    return "workflow"
+
+
+# Snapshots never change, so their classifier is cached per process (bounded); a page of
+# summaries reads the missing ones in one query, only their ``metadata``.
+_CLASSIFIER_CACHE_SIZE = 4096
+_classifiers: OrderedDict[str, str] = OrderedDict()
+_classifiers_lock = threading.Lock()
+
+
+def classifiers(snapshot_keys: Iterable[str]) -> dict[str, str]:
+    wanted = set(snapshot_keys)
+    with _classifiers_lock:
+        found = {key: _classifiers[key] for key in wanted if key in _classifiers}
+    missing = wanted - found.keys()
+    if missing:
+        rows = DefinitionSnapshot.objects.filter(key__in=missing).values_list("key", "data__metadata")
+        fetched = {key: _classifier_of(metadata) for key, metadata in rows}
+        found.update(fetched)
+        with _classifiers_lock:
+            _classifiers.update(fetched)
+            while len(_classifiers) > _CLASSIFIER_CACHE_SIZE:
+                _classifiers.popitem(last=False)
+    return found
+
+
+def _non_blank(value: Any) -> Any:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def workflow_summaries(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    rows = list(rows)
+    kinds = classifiers(row["snapshot_id"] for row in rows)
+    return [workflow_summary(row, classifier=kinds.get(row["snapshot_id"], "workflow")) for row in rows]
+
+
+def workflow_summary(row: Mapping[str, Any], *, classifier: str = "workflow") -> dict[str, Any]:
+    extra = row.get("extra") or {}
+    ended = row["end_time"] > 0
+    input_text = serialize_input_output(row["input"]) if row["input"] is not None else None
+    output_text = serialize_input_output(row["output"]) if row["output"] is not None else None
+    doc: dict[str, Any] = {
+        "workflowType": row["name"],
+        "version": row["version"],
+        "workflowId": row["id"],
+        "correlationId": row["correlation_id"],
+        "startTime": utc_string(row["create_time"]),
+        "updateTime": utc_string(row["update_time"]),
+        "endTime": utc_string(row["end_time"]) if ended else None,
+        "status": row["status"],
+        "input": input_text,
+        "output": output_text,
+        "reasonForIncompletion": row["reason_for_incompletion"],
+        "executionTime": row["end_time"] - row["create_time"] if ended else 0,
+        "event": extra.get("event"),
+        "failedReferenceTaskNames": ",".join(row["failed_reference_task_names"] or ()),
+        "externalInputPayloadStoragePath": _non_blank(extra.get("externalInputPayloadStoragePath")),
+        "externalOutputPayloadStoragePath": _non_blank(extra.get("externalOutputPayloadStoragePath")),
+        "priority": row["priority"],
+        "failedTaskNames": list(row["failed_task_names"] or ()),
+        "createdBy": extra.get("createdBy"),
+        "taskToDomain": row["task_to_domain"] or {},
+        "idempotencyKey": extra.get("idempotencyKey"),
+        "parentWorkflowId": row["parent_workflow_id"] or "",
+        "classifier": classifier,
+        "inputSize": len(input_text) if input_text is not None else 0,
+        "outputSize": len(output_text) if output_text is not None else 0,
+    }
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def _queue_wait_time(row: Mapping[str, Any], now: int) -> int:
+    # Conductor's Task.getQueueWaitTime() (the twin of orchestration.api.wire's, which renders
+    # full Task documents).
+    start, scheduled = row["start_time"], row["scheduled_time"]
+    if start > 0 and scheduled > 0:
+        callback = row["callback_after_seconds"]
+        if row["update_time"] > 0 and callback > 0:
+            return max(0, now - (row["update_time"] + callback * 1000))
+        return start - scheduled
+    return 0
+
+
+def task_summary(row: Mapping[str, Any], *, now: int) -> dict[str, Any]:
+    extra = row.get("extra") or {}
+    task_type = row["task_type"]
+    doc: dict[str, Any] = {
+        "workflowId": row["workflow_id"],
+        "workflowType": row["workflow__name"],
+        "correlationId": row["workflow__correlation_id"],
+        "scheduledTime": utc_string(row["scheduled_time"]),
+        "startTime": utc_string(row["start_time"]),
+        "updateTime": utc_string(row["update_time"]),
+        "endTime": utc_string(row["end_time"]),
+        "status": row["status"],
+        "reasonForIncompletion": row["reason_for_incompletion"],
+        "executionTime": row["end_time"] - row["start_time"] if row["end_time"] > 0 else 0,
+        "queueWaitTime": _queue_wait_time(row, now),
+        "taskDefName": row["task_def_name"] or task_type,  # Task.getTaskDefName() falls back
+        "taskType": task_type,
+        "input": serialize_input_output(row["input"]) if row["input"] is not None else None,
+        "output": serialize_input_output(row["output"]) if row["output"] is not None else None,
+        "taskId": row["id"],
+        "externalInputPayloadStoragePath": _non_blank(extra.get("externalInputPayloadStoragePath")),
+        "externalOutputPayloadStoragePath": _non_blank(extra.get("externalOutputPayloadStoragePath")),
+        "workflowPriority": row["workflow_priority"],
+        "domain": row["domain"],
+    }
+    return {k: v for k, v in doc.items() if v is not None}
