@@ -117,6 +117,51 @@ def _ensure_admin(debug: bool) -> None:
         connections.close_all()
 
 
+def _ensure_dev_key(debug: bool, state_dir: Path, base_url: str) -> None:
+    """With API authentication on, make (or reuse) the development ADMIN key and print how to
+    use it. Its id and secret are kept in ``<state>/dev-key.json`` (0600) so they stay the same
+    from one ``make run`` to the next, and SDK settings copied once keep working."""
+    from django.conf import settings
+
+    if not settings.BATON.get("AUTH_ENABLED", True):
+        print(
+            "baton: API authentication is OFF (BATON_AUTH_ENABLED=false): anyone who can reach "
+            "the port is an admin",
+            flush=True,
+        )
+        return
+    if not debug:
+        # Outside development an ADMIN secret in a file and on the console is not wanted:
+        # say how to make keys instead.
+        print(
+            "baton: API authentication is on; create keys with "
+            "'python manage.py create_app_key --name NAME --role ROLE' or in the admin",
+            flush=True,
+        )
+        return
+    from django.db import connections
+
+    from orchestration.security import keys
+
+    path = state_dir / "dev-key.json"
+    try:
+        dev = keys.ensure_dev_key(path)
+    finally:
+        connections.close_all()
+    body = f'{{"keyId":"{dev.key_id}","keySecret":"{dev.secret}"}}'
+    print(
+        f"baton: API authentication is on; development key ({dev.role}, {dev.status}, kept in {path}):\n"
+        f"  keyId      {dev.key_id}\n"
+        f"  keySecret  {dev.secret}\n"
+        "  SDK:  export CONDUCTOR_SERVER_URL="
+        f"{base_url}/api CONDUCTOR_AUTH_KEY={dev.key_id} CONDUCTOR_AUTH_SECRET={dev.secret}\n"
+        f"  curl: TOKEN=$(curl -s -X POST {base_url}/api/token -H 'Content-Type: application/json' "
+        f"-d '{body}' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])')\n"
+        f'        curl -H "X-Authorization: $TOKEN" {base_url}/api/metadata/taskdefs',
+        flush=True,
+    )
+
+
 def _wait_for_port(host: str, port: int, children: Sequence[_Child], signals: _Signals) -> bool:
     deadline = time.monotonic() + WEB_READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline and signals.received is None:
@@ -182,6 +227,9 @@ def main() -> int:
         _ensure_admin(bool(settings.DEBUG))
         if signals.received is not None:
             return 0
+        _ensure_dev_key(bool(settings.DEBUG), state_dir, f"http://{host}:{port}")
+        if signals.received is not None:
+            return 0
 
         commands: list[tuple[str, list[str]]] = [
             ("web", [sys.executable, "-m", "uvicorn", "conductor_project.asgi:application",
@@ -202,11 +250,13 @@ def main() -> int:
 
         if _wait_for_port(host, port, children, signals):
             base = f"http://{host}:{port}"
+            auth = "OFF" if not settings.BATON.get("AUTH_ENABLED", True) else "on (X-Authorization token from POST /api/token)"
             print(
                 f"\nBaton is running (pids: {', '.join(f'{c.name}={c.proc.pid}' for c in children)})\n"
                 f"  API base  {base}/api/\n"
                 f"  admin     {base}/admin/   (log in as 'admin'; password as printed above)\n"
                 f"  health    {base}/health\n"
+                f"  API auth  {auth}\n"
                 "Press Ctrl-C to stop.\n",
                 flush=True,
             )

@@ -48,6 +48,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # API authentication and roles for every /api/ path (after AuthenticationMiddleware: it
+    # reads request.user for browsable-API sessions). BATON["AUTH_ENABLED"] turns it off.
+    "orchestration.security.middleware.ApiAuthMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -111,9 +114,21 @@ BATON = {
     "SWEEP_INTERVAL_SECONDS": float(os.environ.get("BATON_SWEEP_INTERVAL_SECONDS", "1.0")),
     # A SCHEDULED task whose message was published this long ago without a claim is published again.
     "REDISPATCH_AFTER_SECONDS": int(os.environ.get("BATON_REDISPATCH_AFTER_SECONDS", "30")),
+    # A Celery-delivered task refused by its TaskDef's concurrentExecLimit is published again
+    # this much later (a rate-limited one when its window has room).
+    "TASK_LIMIT_POSTPONE_SECONDS": int(os.environ.get("BATON_TASK_LIMIT_POSTPONE_SECONDS", "5")),
     # Python modules that define workers (imported by the Celery app).
     "WORKER_MODULES": [m for m in os.environ.get("BATON_WORKER_MODULES", "workers.examples").split(",") if m],
     "INSTANCE_ID": os.environ.get("BATON_INSTANCE_ID", os.uname().nodename),
+    # API authentication (README "Authentication"). Off only on a trusted network: then anyone
+    # who reaches the port is an ADMIN, and /api/token answers 404 as Conductor OSS does.
+    "AUTH_ENABLED": _env_bool("BATON_AUTH_ENABLED", True),
+    # Lifetime of the tokens POST /api/token issues. SDKs fetch a new one every 45 minutes
+    # (and on an EXPIRED_TOKEN 401), so anything above that avoids needless 401 round trips.
+    "AUTH_TOKEN_TTL_SECONDS": int(os.environ.get("BATON_AUTH_TOKEN_TTL_SECONDS", "3600")),
+    # How long a process trusts its cached view of an application key: the longest a revoked
+    # key keeps working in *other* processes (the one that revoked it forgets at once).
+    "AUTH_KEY_CACHE_SECONDS": float(os.environ.get("BATON_AUTH_KEY_CACHE_SECONDS", "5")),
 }
 
 LOGGING = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from orchestration import admin_security  # noqa: F401  (registers ApplicationKeyAdmin)
 from orchestration.admin_definitions import DefinitionSnapshotAdmin, TaskDefAdmin, WorkflowDefAdmin
 from orchestration.admin_tasks import HistoryAdmin, PollDataAdmin, TaskAdmin, TaskLogAdmin
 from orchestration.admin_workflows import DecideRequestAdmin, WorkflowAdmin

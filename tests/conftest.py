@@ -13,6 +13,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
@@ -59,6 +60,15 @@ def redis_from_url(url: str) -> redis.Redis:
     if parsed.scheme in {"redis", "rediss", "unix"}:
         return redis.Redis.from_url(url)
     raise ValueError(f"broker is not Redis: {url}")
+
+
+@pytest.fixture(autouse=True)
+def api_auth_off(settings: Any) -> None:
+    """The API is on a trusted network in tests: no tokens needed (BATON["AUTH_ENABLED"] is on by
+    default). Tests of authentication turn it back on with their own autouse fixture, which runs
+    after this one (tests/integration/test_auth.py). A new dict, not an in-place change, so
+    pytest-django's ``settings`` restores the original after each test."""
+    settings.BATON = {**settings.BATON, "AUTH_ENABLED": False}
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""Black-box compatibility suites: official Conductor SDKs, unchanged, against a live Baton."""
