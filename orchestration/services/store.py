@@ -7,13 +7,14 @@ loads a workflow in two queries and saves a decision in at most four.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
 from collections import OrderedDict
 from typing import Any
 
-from django.db import connection
+from django.db import connection, models
 
 from orchestration.definitions.model import WorkflowDefinition
 from orchestration.engine.state import TaskState, WorkflowState
@@ -76,81 +77,144 @@ def task_from_row(row: dict[str, Any]) -> TaskState:
     return task
 
 
-def load_workflow(workflow_id: str, *, lock: bool = False, nowait: bool = False) -> WorkflowState | None:
-    qs = Workflow.objects.filter(pk=workflow_id)
-    if lock:
-        qs = qs.select_for_update(nowait=nowait)
-    rows = list(qs.values("snapshot_id", *WORKFLOW_FIELDS))
-    if not rows:
-        return None
-    row = rows[0]
-    wf = WorkflowState(
-        workflow_id=workflow_id,
-        definition=definition_for(row["snapshot_id"]),
-        snapshot_key=row["snapshot_id"],
-        **{f: row[f] for f in WORKFLOW_FIELDS},
+_WORKFLOW_JSON = ("input", "output", "variables", "task_to_domain", "failed_reference_task_names", "failed_task_names", "extra")
+
+
+@functools.cache
+def _load_statements(lock: bool, nowait: bool, vendor: str) -> tuple[str, str]:
+    """The two reads of a decide, as SQL built once per process: this runs on every task
+    transition, and the ORM spent more time composing these queries than the database did
+    answering them."""
+    lock_clause = ""
+    if lock and vendor == "postgresql":
+        lock_clause = " FOR UPDATE NOWAIT" if nowait else " FOR UPDATE"
+    workflow_sql = (
+        f"SELECT snapshot_id, {', '.join(WORKFLOW_FIELDS)} FROM {Workflow._meta.db_table} WHERE id = %s{lock_clause}"
     )
     # Superseded attempts (retried=True) are history: the decider never needs them.
-    task_rows = Task.objects.filter(workflow_id=workflow_id, retried=False).values("id", *TASK_FIELDS)
-    wf.tasks = [task_from_row(r) for r in task_rows]
-    wf.tasks.sort(key=lambda t: t.seq)
+    task_sql = (
+        f"SELECT id, {', '.join(TASK_FIELDS)} FROM {Task._meta.db_table} "
+        "WHERE workflow_id = %s AND retried = %s ORDER BY seq"
+    )
+    return workflow_sql, task_sql
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def load_workflow(workflow_id: str, *, lock: bool = False, nowait: bool = False) -> WorkflowState | None:
+    """A workflow and its live tasks, optionally under the workflow's row lock (SELECT ... FOR
+    UPDATE [NOWAIT] on PostgreSQL; SQLite serializes writers with BEGIN IMMEDIATE instead)."""
+    workflow_sql, task_sql = _load_statements(lock, nowait, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(workflow_sql, [workflow_id])
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        values = dict(zip(("snapshot_id", *WORKFLOW_FIELDS), row, strict=True))
+        for name in _WORKFLOW_JSON:
+            values[name] = _json(values[name])
+        cursor.execute(task_sql, [workflow_id, False])
+        task_names = [c[0] for c in cursor.description]
+        task_rows = cursor.fetchall()
+    snapshot = values.pop("snapshot_id")
+    wf = WorkflowState(workflow_id=workflow_id, definition=definition_for(snapshot), snapshot_key=snapshot, **values)
+    wf.tasks = [task_from_row(decode_task_row(dict(zip(task_names, r, strict=True)))) for r in task_rows]
     wf.start_tracking()
     return wf
 
 
-def _task_row(task: TaskState, workflow_id: str) -> Task:
-    return Task(id=task.task_id, workflow_id=workflow_id, **{f: getattr(task, f) for f in TASK_FIELDS})
+_HISTORY_COLUMNS = ("workflow_id", "task_id", "ref", "from_status", "to_status", "actor", "reason", "at")
+_TASK_INSERT_COLUMNS = ("id", "workflow_id", *TASK_FIELDS)
+_WORKFLOW_INSERT_COLUMNS = ("id", "snapshot_id", *WORKFLOW_FIELDS)
+
+
+@functools.cache
+def _fields(model: type[models.Model], columns: tuple[str, ...]) -> tuple[models.Field, ...]:
+    return tuple(model._meta.get_field(c) for c in columns)
+
+
+# Rows per INSERT: keeps a statement under SQLite's 32,766 and PostgreSQL's 65,535 parameters
+# even for a fork of thousands of branches.
+_INSERT_CHUNK = 500
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(model: type[models.Model], columns: tuple[str, ...], count: int) -> str:
+    quote = connection.ops.quote_name
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    return f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) VALUES {', '.join([row] * count)}"
+
+
+def _insert(model: type[models.Model], columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """A multi-row INSERT in one statement; each value goes through its Django field, so JSON and
+    types are adapted exactly as the ORM would (this runs on every transition: SQL is cached)."""
+    fields = _fields(model, columns)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            chunk = rows[start : start + _INSERT_CHUNK]
+            params = [field.get_db_prep_save(v, connection) for row in chunk for field, v in zip(fields, row, strict=True)]
+            cursor.execute(_insert_sql(model, columns, len(chunk)), params)
+
+
+@functools.lru_cache(maxsize=256)
+def _update_sql(model: type[models.Model], columns: tuple[str, ...], guarded: bool) -> str:
+    quote = connection.ops.quote_name
+    sets = ", ".join(f"{quote(c)} = %s" for c in columns)
+    guard = f" AND {quote('status')} = %s" if guarded else ""
+    return f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote('id')} = %s{guard}"
+
+
+def _update(model: type[models.Model], pk: str, values: dict[str, Any], *, expected_status: str | None = None) -> int:
+    """UPDATE one row's ``values``; with ``expected_status``, only if its status is still that
+    (compare-and-set). Returns the number of rows changed."""
+    columns = tuple(values)
+    fields = _fields(model, columns)
+    params = [field.get_db_prep_save(values[c], connection) for c, field in zip(columns, fields, strict=True)]
+    params.append(pk)
+    if expected_status is not None:
+        params.append(expected_status)
+    with connection.cursor() as cursor:
+        cursor.execute(_update_sql(model, columns, expected_status is not None), params)
+        return cursor.rowcount
 
 
 def save_workflow(wf: WorkflowState, *, new_tasks: list[TaskState], changed_tasks: list[TaskState], actor: str) -> None:
     """Write what the decision changed and append the history of every status change."""
-    history: list[History] = []
+    history: list[tuple[Any, ...]] = []
+    wid = wf.workflow_id
     if wf.is_new:
-        Workflow.objects.create(id=wf.workflow_id, snapshot_id=wf.snapshot_key, **{f: getattr(wf, f) for f in WORKFLOW_FIELDS})
-        history.append(History(workflow_id=wf.workflow_id, to_status="RUNNING", actor=actor, at=wf.create_time))
+        _insert(Workflow, _WORKFLOW_INSERT_COLUMNS, [(wid, wf.snapshot_key, *(getattr(wf, f) for f in WORKFLOW_FIELDS))])
+        history.append((wid, None, None, None, "RUNNING", actor, None, wf.create_time))
     if new_tasks:
-        Task.objects.bulk_create([_task_row(t, wf.workflow_id) for t in new_tasks])
-        history.extend(
-            History(workflow_id=wf.workflow_id, task_id=t.task_id, ref=t.ref, to_status=t.status, actor=actor, at=t.update_time)
-            for t in new_tasks
-        )
+        _insert(Task, _TASK_INSERT_COLUMNS, [(t.task_id, wid, *(getattr(t, f) for f in TASK_FIELDS)) for t in new_tasks])
+        history.extend((wid, t.task_id, t.ref, None, t.status, actor, None, t.update_time) for t in new_tasks)
     for task in changed_tasks:
         fields = sorted(task.dirty or ())
         if not fields:
             continue
-        rows = Task.objects.filter(pk=task.task_id)
-        if "status" in fields:
-            # Compare-and-set: the decider holds the workflow's lock, not the task's, so a
-            # worker's result may have landed since the load; then this decision is stale.
-            rows = rows.filter(status=task.loaded_status)
-        if not rows.update(**{f: getattr(task, f) for f in fields}) and "status" in fields:
+        # Compare-and-set on a status change: the decider holds the workflow's lock, not the
+        # task's, so a worker's result may have landed since the load; then this decision is stale.
+        guard = task.loaded_status if "status" in fields else None
+        if not _update(Task, task.task_id, {f: getattr(task, f) for f in fields}, expected_status=guard) and guard:
             raise TaskChangedConcurrently(task.task_id)
-        if "status" in fields and task.status != task.loaded_status:
+        if guard and task.status != task.loaded_status:
             history.append(
-                History(
-                    workflow_id=wf.workflow_id, task_id=task.task_id, ref=task.ref, from_status=task.loaded_status,
-                    to_status=task.status, actor=actor, reason=task.reason_for_incompletion, at=task.update_time,
-                )
+                (wid, task.task_id, task.ref, task.loaded_status, task.status, actor, task.reason_for_incompletion, task.update_time)
             )
     if not wf.is_new and wf.dirty:
         fields = sorted(wf.dirty)
-        Workflow.objects.filter(pk=wf.workflow_id).update(**{f: getattr(wf, f) for f in fields})
+        _update(Workflow, wid, {f: getattr(wf, f) for f in fields})
         if "status" in fields and wf.status != wf.loaded_status:
-            history.append(
-                History(
-                    workflow_id=wf.workflow_id, from_status=wf.loaded_status, to_status=wf.status, actor=actor,
-                    reason=wf.reason_for_incompletion, at=wf.update_time,
-                )
-            )
+            history.append((wid, None, None, wf.loaded_status, wf.status, actor, wf.reason_for_incompletion, wf.update_time))
     if wf.is_new and wf.status != "RUNNING":
-        Workflow.objects.filter(pk=wf.workflow_id).update(
-            **{f: getattr(wf, f) for f in ("status", "output", "reason_for_incompletion", "end_time", "update_time", "next_check_at",
-                                            "variables", "failed_reference_task_names", "failed_task_names")}
-        )
-        history.append(History(workflow_id=wf.workflow_id, from_status="RUNNING", to_status=wf.status, actor=actor,
-                               reason=wf.reason_for_incompletion, at=wf.update_time))
+        final = ("status", "output", "reason_for_incompletion", "end_time", "update_time", "next_check_at",
+                 "variables", "failed_reference_task_names", "failed_task_names")  # fmt: skip
+        _update(Workflow, wid, {f: getattr(wf, f) for f in final})
+        history.append((wid, None, None, "RUNNING", wf.status, actor, wf.reason_for_incompletion, wf.update_time))
     if history:
-        History.objects.bulk_create(history)
+        _insert(History, _HISTORY_COLUMNS, history)
 
 
 def decode_task_row(row: dict[str, Any]) -> dict[str, Any]:
