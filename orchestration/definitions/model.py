@@ -25,6 +25,16 @@ SYSTEM_TASK_TYPES = frozenset(
 _NESTED_LIST_FIELDS = ("defaultCase", "loopOver")
 
 
+# Durations beyond ~68 years mean "no practical limit". Clamping them here keeps every deadline
+# (now + seconds * 1000) inside a 64-bit integer, in Python and in the database's SQL alike;
+# the submitted JSON (``raw``) keeps the value as sent.
+MAX_SECONDS = 2**31 - 1
+
+
+def _as_seconds(value: Any, default: int) -> int:
+    return min(_as_int(value, default), MAX_SECONDS)
+
+
 def _as_int(value: Any, default: int) -> int:
     if value is None or isinstance(value, bool):
         return default
@@ -62,19 +72,19 @@ class TaskDefinition:
             name=str(data.get("name") or ""),
             retry_count=_as_int(data.get("retryCount"), 3),
             retry_logic=str(data.get("retryLogic") or "FIXED"),
-            retry_delay_seconds=_as_int(data.get("retryDelaySeconds"), 60),
+            retry_delay_seconds=_as_seconds(data.get("retryDelaySeconds"), 60),
             backoff_scale_factor=max(1, _as_int(data.get("backoffScaleFactor"), 1)),
-            max_retry_delay_seconds=_as_int(data.get("maxRetryDelaySeconds"), 0),
+            max_retry_delay_seconds=_as_seconds(data.get("maxRetryDelaySeconds"), 0),
             backoff_jitter_ms=_as_int(data.get("backoffJitterMs"), 0),
-            timeout_seconds=_as_int(data.get("timeoutSeconds"), 0),
-            total_timeout_seconds=_as_int(data.get("totalTimeoutSeconds"), 0),
-            response_timeout_seconds=_as_int(data.get("responseTimeoutSeconds"), 3600),
-            poll_timeout_seconds=_as_int(data.get("pollTimeoutSeconds"), 0),
+            timeout_seconds=_as_seconds(data.get("timeoutSeconds"), 0),
+            total_timeout_seconds=_as_seconds(data.get("totalTimeoutSeconds"), 0),
+            response_timeout_seconds=_as_seconds(data.get("responseTimeoutSeconds"), 3600),
+            poll_timeout_seconds=_as_seconds(data.get("pollTimeoutSeconds"), 0),
             timeout_policy=str(data.get("timeoutPolicy") or "TIME_OUT_WF"),
             input_template=dict(data.get("inputTemplate") or {}),
             concurrent_exec_limit=_as_int(data.get("concurrentExecLimit"), 0),
             rate_limit_per_frequency=_as_int(data.get("rateLimitPerFrequency"), 0),
-            rate_limit_frequency_in_seconds=_as_int(data.get("rateLimitFrequencyInSeconds"), 1) or 1,
+            rate_limit_frequency_in_seconds=_as_seconds(data.get("rateLimitFrequencyInSeconds"), 1) or 1,
             isolation_group_id=data.get("isolationGroupId"),
             execution_name_space=data.get("executionNameSpace"),
             raw=dict(data),
@@ -147,7 +157,7 @@ class WorkflowTaskNode:
             input_parameters=dict(data.get("inputParameters") or {}),
             optional=bool(data.get("optional") or False),
             permissive=bool(data.get("permissive") or False),
-            start_delay=_as_int(data.get("startDelay"), 0),
+            start_delay=_as_seconds(data.get("startDelay"), 0),
             retry_count=None if retry is None else _as_int(retry, 0),
             async_complete=bool(data.get("asyncComplete") or False),
             task_def=TaskDefinition.from_json(inline_def) if isinstance(inline_def, Mapping) else None,
@@ -203,7 +213,7 @@ class WorkflowDefinition:
             output_parameters=dict(data.get("outputParameters") or {}),
             input_template=dict(data.get("inputTemplate") or {}),
             variables=dict(data.get("variables") or {}),
-            timeout_seconds=_as_int(data.get("timeoutSeconds"), 0),
+            timeout_seconds=_as_seconds(data.get("timeoutSeconds"), 0),
             timeout_policy=str(data.get("timeoutPolicy") or "ALERT_ONLY"),
             failure_workflow=data.get("failureWorkflow") or None,
             restartable=data.get("restartable", True) is not False,

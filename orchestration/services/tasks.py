@@ -12,7 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from orchestration import dispatch
-from orchestration.definitions.model import TaskDefinition
+from orchestration.definitions.model import MAX_SECONDS, TaskDefinition
 from orchestration.engine import timeouts
 from orchestration.engine.context import base_ref
 from orchestration.engine.operators import Kind, operator_for
@@ -181,7 +181,7 @@ def _update_open(
         task.output = output or {}
         task.reason_for_incompletion = reason
         task.worker_id = worker_id
-        callback = max(0, int(callback_after_seconds or 0))
+        callback = min(max(0, int(callback_after_seconds or 0)), MAX_SECONDS)
         task.callback_after_seconds = callback
         if operator_for(task.task_type).kind is Kind.WORKER:
             # A worker saying "not done yet" hands the task back: it returns to the queue and is

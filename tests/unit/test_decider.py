@@ -375,3 +375,13 @@ def test_fork_not_followed_by_join_fails_the_workflow() -> None:
     run = Run({"tasks": [{"name": "fork", "taskReferenceName": "fork", "type": "FORK_JOIN", "forkTasks": [[simple("a")]]}]})
     assert run.wf.status == "FAILED"
     assert "not followed by a join" in run.wf.reason_for_incompletion
+
+
+def test_absurd_timeouts_keep_every_deadline_inside_64_bits() -> None:
+    huge = 9223372036854775806  # schemathesis found this overflowing the deadline arithmetic
+    td = taskdef("a", timeoutSeconds=huge, responseTimeoutSeconds=huge, pollTimeoutSeconds=huge, totalTimeoutSeconds=huge)
+    run = Run({"tasks": [simple("a", taskDefinition=td, startDelay=huge)], "timeoutSeconds": huge, "timeoutPolicy": "TIME_OUT_WF"})
+    task = run.task("a")
+    for value in (run.wf.next_check_at, task.timeout_at, task.dispatch_at):
+        assert value is not None and value < 2**62
+    assert task.response_timeout_seconds < 2**31 and task.timeout_seconds < 2**31
