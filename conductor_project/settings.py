@@ -137,3 +137,28 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("BATON_LOG_LEVEL", "WARNING")},
 }
+
+# --- OpenAPI: /api/schema and /api/docs (orchestration.api.urls_docs) ---------------------------
+# The schema is built from the URL conf and the registry in orchestration.api.openapi; views
+# carry no schema decorators. Who may read it is the API middleware's business, not DRF's.
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "orchestration.api.openapi_generator.BatonAutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Baton",
+    "DESCRIPTION": (
+        "Netflix Conductor's REST API, served by Baton. Operations, models and status codes "
+        "follow Conductor; where Baton answers differently (mostly a 400 where Conductor answers "
+        "500 for a caller's mistake) the operation says so under **Differs from Conductor**."
+    ),
+    "VERSION": None,  # filled in by the postprocessing hook (the installed package's version)
+    "DEFAULT_GENERATOR_CLASS": "orchestration.api.openapi_generator.BatonSchemaGenerator",
+    "POSTPROCESSING_HOOKS": ["orchestration.api.openapi_generator.postprocess"],
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SORT_OPERATIONS": False,  # URL conf order
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "displayOperationId": True},
+}
+# --- end OpenAPI --------------------------------------------------------------------------------

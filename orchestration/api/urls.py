@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.urls import re_path
 
-from orchestration.api import urls_auth, urls_control, urls_events, urls_search, urls_tasks
+from orchestration.api import urls_auth, urls_control, urls_docs, urls_events, urls_search, urls_tasks
 from orchestration.api import views_metadata as metadata
 from orchestration.api import views_tasks as tasks
 from orchestration.api import views_workflow as workflow
@@ -20,7 +20,7 @@ from orchestration.api.routing import SEGMENT, route
 
 # Area modules first: their literal segments (``/api/workflow/search``, ``/api/tasks/queue/...``)
 # must win over the core's ``/api/workflow/{id}`` and ``/api/tasks/{taskId}``.
-AREAS = [*urls_auth.urlpatterns, *urls_search.urlpatterns, *urls_control.urlpatterns, *urls_tasks.urlpatterns, *urls_events.urlpatterns]
+AREAS = [*urls_docs.urlpatterns, *urls_auth.urlpatterns, *urls_search.urlpatterns, *urls_control.urlpatterns, *urls_tasks.urlpatterns, *urls_events.urlpatterns]
 
 urlpatterns = [
     route("health", metadata.HealthView.as_view(), "health"),
