@@ -53,15 +53,6 @@ def base_ref(ref: str) -> str:
     return head if sep and tail.isdigit() else ref
 
 
-@dataclass(slots=True)
-class HistoryEntry:
-    task_id: str | None
-    ref: str | None
-    from_status: str | None
-    to_status: str
-    reason: str | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class StartFailureWorkflow:
     """Follow-up: start the definition's ``failureWorkflow`` for this (just failed) workflow

@@ -24,7 +24,6 @@ from orchestration.engine.state import (
     TERMINAL_TASK,
     TERMINAL_WORKFLOW,
     TaskState,
-    WorkflowState,
     is_terminal_unsuccessful,
 )
 
@@ -300,10 +299,6 @@ def _next_check_at(ctx: DecideContext) -> int | None:
         if task_def is not None and task_def.total_timeout_seconds > 0 and task.first_scheduled_time:
             candidates.append(task.first_scheduled_time + task_def.total_timeout_seconds * 1000)
     return min(candidates) if candidates else None
-
-
-def new_workflow_context(workflow: WorkflowState, now: int, **kwargs) -> DecideContext:
-    return DecideContext(workflow=workflow, now=now, **kwargs)
 
 
 __all__ = ["Decision", "decide", "failure_workflow_target", "next_nodes", "workflow_output", "base_ref"]

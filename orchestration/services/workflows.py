@@ -217,9 +217,3 @@ def take_decide_request(workflow_id: str) -> None:
     a fresh one instead of being coalesced into the request being served."""
     DecideRequest.objects.filter(workflow_id=workflow_id).delete()
 
-
-def workflow_state(workflow_id: str) -> WorkflowState:
-    wf = store.load_workflow(workflow_id)
-    if wf is None:
-        raise NotFound(f"No such workflow found by id: {workflow_id}")
-    return wf
