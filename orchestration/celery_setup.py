@@ -6,7 +6,9 @@ from __future__ import annotations
 import importlib
 
 from celery import Celery
+from celery.signals import task_prerun
 from django.conf import settings
+from django.db import close_old_connections
 
 from orchestration import dispatch
 
@@ -40,3 +42,10 @@ def configure(app: Celery) -> None:
             }
         },
     )
+
+
+@task_prerun.connect
+def _fresh_enough_connections(**_: object) -> None:
+    """Connections live across tasks (CELERY_DB_REUSE_MAX): drop any that are past
+    CONN_MAX_AGE or fail the health check, as Django does at the start of each request."""
+    close_old_connections()
