@@ -101,14 +101,22 @@ def query_str(request: Request, name: str) -> str | None:
     return value if value not in (None, "") else None
 
 
+JAVA_LONG_MIN, JAVA_LONG_MAX = -(2**63), 2**63 - 1
+
+
 def query_int(request: Request, name: str, default: int | None = None) -> int | None:
     value = query_str(request, name)
     if value is None:
         return default
     try:
-        return int(value.strip())
+        number = int(value.strip())
     except ValueError:
         raise BadRequest(f"Invalid value for query parameter '{name}': '{value}' is not an integer") from None
+    # Conductor binds these to Java ints and longs: a value beyond a long is a caller's mistake
+    # (and would overflow the database's integer columns), not a server error.
+    if not JAVA_LONG_MIN <= number <= JAVA_LONG_MAX:
+        raise BadRequest(f"Invalid value for query parameter '{name}': '{value}' is out of range")
+    return number
 
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -129,9 +137,12 @@ def query_bool(request: Request, name: str, default: bool) -> bool:
 
 def path_int(value: str, name: str) -> int:
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise BadRequest(f"Invalid value for path variable '{name}': '{value}' is not an integer") from None
+    if not JAVA_LONG_MIN <= number <= JAVA_LONG_MAX:
+        raise BadRequest(f"Invalid value for path variable '{name}': '{value}' is out of range")
+    return number
 
 
 # --- definitions -------------------------------------------------------------------------------

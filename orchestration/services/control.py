@@ -20,7 +20,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from orchestration import dispatch
 from orchestration.engine import control, rerun
@@ -79,7 +79,9 @@ def _in_transaction(operation: Callable[[], T]) -> T:
         try:
             with transaction.atomic():
                 return operation()
-        except store.TaskChangedConcurrently:
+        except (store.TaskChangedConcurrently, IntegrityError):
+            # IntegrityError: a concurrent decide created the same attempt (unique workflow, ref,
+            # retry_count) first; reload and apply the operation to what is there now.
             continue
         except ControlRefused as refused:
             raise _service_error(refused) from None
