@@ -11,7 +11,6 @@ REST resources (reference §1.2, §0.1).
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 import uuid
@@ -27,10 +26,10 @@ from orchestration import dispatch
 from orchestration.models import DecideRequest, History, Task, TaskLog, Workflow
 from orchestration.services import control as control_services
 from orchestration.services import store
-from orchestration.services import workflows as workflow_services
 from orchestration.services.definitions import task_defs_register, workflow_def_register
 from orchestration.services.tasks import task_claim, task_update
 from orchestration.services.workflows import workflow_decide, workflow_start
+from orchestration.testing import Clock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,28 +43,6 @@ TERMINAL = ("COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "FAILED_WITH_TERMINA
 def unique(prefix: str) -> str:
     # Task types name broker queues, which outlive each test's database: never share one.
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.offset_ms = 0
-
-    def __call__(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
-
-    def advance(self, seconds: float) -> None:
-        self.offset_ms += int(seconds * 1000)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Replace ``now_ms`` in every orchestration module that imported it."""
-    fake = Clock()
-    original = workflow_services.now_ms
-    for name, module in list(sys.modules.items()):
-        if name.startswith("orchestration") and getattr(module, "now_ms", None) is original:
-            monkeypatch.setattr(module, "now_ms", fake)
-    return fake
 
 
 @pytest.fixture(autouse=True)

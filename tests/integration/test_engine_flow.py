@@ -9,8 +9,6 @@ frozen per run; a bad start stores nothing.
 from __future__ import annotations
 
 import inspect
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,7 +20,6 @@ from django.core.management import call_command
 
 from orchestration import dispatch
 from orchestration.models import DecideRequest, DefinitionSnapshot, History, Task, TaskLog, Workflow
-from orchestration.services import workflows as workflow_services
 from orchestration.services.definitions import (
     task_def_get,
     task_def_update,
@@ -34,6 +31,7 @@ from orchestration.services.polling import task_poll
 from orchestration.services.sweeper import sweep
 from orchestration.services.tasks import task_update
 from orchestration.services.workflows import workflow_start
+from orchestration.testing import Clock
 from workers import examples
 from workers.runtime import InProgress, _worker_id, execute
 
@@ -47,30 +45,6 @@ EXAMPLE_WORKERS: dict[str, Callable[..., Any]] = {
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-class Clock:
-    """The services' clock: real time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset_ms = 0
-
-    def __call__(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
-
-    def advance(self, seconds: float) -> None:
-        self.offset_ms += int(seconds * 1000)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Replace ``now_ms`` in every orchestration module that imported it."""
-    fake = Clock()
-    original = workflow_services.now_ms
-    for name, module in list(sys.modules.items()):
-        if name.startswith("orchestration") and getattr(module, "now_ms", None) is original:
-            monkeypatch.setattr(module, "now_ms", fake)
-    return fake
 
 
 @pytest.fixture(autouse=True)

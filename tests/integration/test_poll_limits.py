@@ -6,7 +6,6 @@ overlap, and a per-TaskDef advisory lock orders the count-then-claim of each."""
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import uuid
@@ -21,38 +20,14 @@ from orchestration import dispatch
 from orchestration.engine.context import LIMITS_KEY
 from orchestration.models import History, Task
 from orchestration.services import limits
-from orchestration.services import workflows as workflow_services
 from orchestration.services.definitions import task_defs_register, workflow_def_register
 from orchestration.services.polling import task_poll
 from orchestration.services.sweeper import sweep
 from orchestration.services.tasks import task_claim, task_update
 from orchestration.services.workflows import workflow_start
+from orchestration.testing import Clock
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class Clock:
-    """The services' clock: real time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset_ms = 0
-
-    def __call__(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
-
-    def advance(self, seconds: float) -> None:
-        self.offset_ms += int(seconds * 1000)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Replace ``now_ms`` in every orchestration module that imported it."""
-    fake = Clock()
-    original = workflow_services.now_ms
-    for name, module in list(sys.modules.items()):
-        if name.startswith("orchestration") and getattr(module, "now_ms", None) is original:
-            monkeypatch.setattr(module, "now_ms", fake)
-    return fake
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ locks is marked ``postgres_only`` and skipped on SQLite.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import uuid
@@ -29,6 +28,7 @@ from orchestration.services import workflows as workflow_services
 from orchestration.services.definitions import task_defs_register, workflow_def_register
 from orchestration.services.tasks import UpdateResult, task_claim, task_update
 from orchestration.services.workflows import workflow_decide, workflow_start
+from orchestration.testing import Clock
 from workers.runtime import execute
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,30 +51,6 @@ def _skip_postgres_only_on_sqlite(request: pytest.FixtureRequest) -> None:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-class Clock:
-    """The services' clock: real time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset_ms = 0
-
-    def __call__(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
-
-    def advance(self, seconds: float) -> None:
-        self.offset_ms += int(seconds * 1000)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Replace ``now_ms`` in every orchestration module that imported it."""
-    fake = Clock()
-    original = workflow_services.now_ms
-    for name, module in list(sys.modules.items()):
-        if name.startswith("orchestration") and getattr(module, "now_ms", None) is original:
-            monkeypatch.setattr(module, "now_ms", fake)
-    return fake
 
 
 def unique(prefix: str) -> str:

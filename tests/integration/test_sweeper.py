@@ -8,8 +8,6 @@ are checked on the real broker queues (``baton.task.<type>``, one unique type pe
 
 from __future__ import annotations
 
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +24,7 @@ from orchestration.services.definitions import task_defs_register, workflow_def_
 from orchestration.services.sweeper import STALE_DECIDE_REQUEST_MS, UNPROCESSED_GRACE_MS, SweepReport, sweep
 from orchestration.services.tasks import task_claim, task_update
 from orchestration.services.workflows import workflow_start
+from orchestration.testing import Clock
 from workers.runtime import execute
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,30 +33,6 @@ GRACE_MS = int(settings.BATON["REDISPATCH_AFTER_SECONDS"]) * 1000
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-class Clock:
-    """The services' clock: real time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset_ms = 0
-
-    def __call__(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
-
-    def advance(self, seconds: float) -> None:
-        self.offset_ms += int(seconds * 1000)
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Replace ``now_ms`` in every orchestration module that imported it."""
-    fake = Clock()
-    original = workflow_services.now_ms
-    for name, module in list(sys.modules.items()):
-        if name.startswith("orchestration") and getattr(module, "now_ms", None) is original:
-            monkeypatch.setattr(module, "now_ms", fake)
-    return fake
 
 
 class Broker:
