@@ -13,7 +13,6 @@ import contextlib
 import cProfile
 import io
 import pstats
-import re
 import time
 from collections import Counter, deque
 from collections.abc import Iterator
@@ -27,16 +26,8 @@ import workers.runtime as runtime
 from bench.baton_flow import TASKS, WORKFLOW
 from bench.noop_workers import bench_noop
 from orchestration import dispatch
+from orchestration.services.store import query_statements
 from orchestration.services.workflows import workflow_start
-
-WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
-_DML = re.compile(r"\b(INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM)\b", re.IGNORECASE)
-
-
-def _writes(verb: str, sql: str) -> bool:
-    """A statement that changes rows: plain DML, or a WITH whose CTEs hold DML (PostgreSQL's
-    data-modifying CTEs, one statement and one commit for a claim or a result)."""
-    return verb in WRITE_VERBS or (verb == "WITH" and _DML.search(sql) is not None)
 
 
 @dataclass
@@ -106,16 +97,19 @@ def measure_statements(workflows: int = 20, warmup: int = 3) -> StatementResult:
         return real_decide(**kw)
 
     def wrapper(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        verb = sql.lstrip().split(None, 1)[0].upper()
-        if verb == "BEGIN":
-            begins[0] += 1
-        else:
+        # A hot-path query (store.run_batch) may hold several statements, each counted, and its
+        # text may be EXECUTEs of prepared statements: query_statements reads its real verbs.
+        statement_verbs, writes = query_statements(sql)
+        for verb in statement_verbs:
+            if verb == "BEGIN":
+                begins[0] += 1
+                continue
             counts[phase[0]] += 1
             verbs[verb] += 1
-            if not connection.in_atomic_block and _writes(verb, sql):
-                commits[0] += 1  # autocommit: the statement is its own (durable) transaction
-            if recording[0]:
-                sample.append(f"[{phase[0]}] {' '.join(sql.split())[:150]}")
+        if not connection.in_atomic_block and writes:
+            commits[0] += 1  # autocommit: the statement (or batch) is its own (durable) transaction
+        if recording[0] and statement_verbs != ["BEGIN"]:
+            sample.append(f"[{phase[0]}] {' '.join(sql.split())[:150]}")
         return execute(sql, params, many, context)
 
     real_commit = connection.commit

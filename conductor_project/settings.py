@@ -141,6 +141,10 @@ BATON = {
     # How long a process trusts its cached view of an application key: the longest a revoked
     # key keeps working in *other* processes (the one that revoked it forgets at once).
     "AUTH_KEY_CACHE_SECONDS": float(os.environ.get("BATON_AUTH_KEY_CACHE_SECONDS", "5")),
+    # PostgreSQL: run the task-transition statements as server-side prepared statements
+    # (orchestration.services.prepared). Turn off behind a pooler in transaction mode
+    # (PgBouncer), which cannot keep per-connection state.
+    "PREPARED_STATEMENTS": _env_bool("BATON_PREPARED_STATEMENTS", True),
 }
 
 LOGGING = {

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection
 
 from orchestration.models import History, Task
-from orchestration.services.store import TASK_FIELDS, claim_sql, decode_task_row
+from orchestration.services.store import CLAIM_COLUMNS, TASK_FIELDS, claim_sql, decode_task_row, run_batch
 
 
 def available() -> bool:
@@ -45,13 +45,8 @@ def claim(*, task_id: str, worker_id: str | None, now: int) -> dict[str, Any] | 
     """The claim of an unlimited task in one statement; None if it did not apply (the caller
     then takes the transactional path, which also tells a stale message from a limited task)."""
     params = {"now": now, "worker": worker_id, "id": task_id, "actor": f"worker:{worker_id}" if worker_id else "worker"}
-    with connection.cursor() as cursor:
-        cursor.execute(_claim_statement(), params)
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        names = [c[0] for c in cursor.description]
-    return decode_task_row(dict(zip(names, row, strict=True)))
+    rows = run_batch([(_claim_statement(), params)], fetch=True)[0]
+    return decode_task_row(dict(zip(CLAIM_COLUMNS, rows[0], strict=True))) if rows else None
 
 
 @cache
@@ -82,7 +77,7 @@ def _result_statement(with_worker: bool, with_workflow: bool) -> str:
     """
 
 
-def finish(
+def finish_statement(
     *,
     task_id: str,
     workflow_id: str | None,
@@ -92,18 +87,23 @@ def finish(
     worker_id: str | None,
     actor: str,
     now: int,
-) -> tuple[str, str] | None:
-    """A terminal result in one statement: (workflow id, from-status), or None when the task
-    was not open (already terminal, or unknown: the caller tells which)."""
+) -> tuple[str, dict[str, Any]]:
+    """The guarded write of a terminal result with its history row, as one statement and its
+    parameters; it returns one row (workflow id, ref, from-status) when it applied, none when the
+    task was not open (already terminal, or unknown)."""
     output_value = Task._meta.get_field("output").get_db_prep_save(output, connection)
     params = {
         "id": task_id, "workflow": workflow_id, "status": status, "now": now, "output": output_value,
         "reason": reason, "worker": worker_id, "actor": actor,
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_result_statement(bool(worker_id), bool(workflow_id)), params)
-        row = cursor.fetchone()
-    return None if row is None else (row[0], row[2])
+    return _result_statement(bool(worker_id), bool(workflow_id)), params
 
 
-__all__ = ["TASK_FIELDS", "available", "claim", "finish"]
+def finish(**kwargs: Any) -> tuple[str, str] | None:
+    """A terminal result in one autocommitted statement (see ``finish_statement`` for the
+    arguments): (workflow id, from-status), or None when the task was not open."""
+    rows = run_batch([finish_statement(**kwargs)], fetch=True)[0]
+    return (rows[0][0], rows[0][2]) if rows else None
+
+
+__all__ = ["TASK_FIELDS", "available", "claim", "finish", "finish_statement"]

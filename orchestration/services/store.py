@@ -10,15 +10,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 from orchestration.definitions.model import WorkflowDefinition
 from orchestration.engine.state import TaskState, WorkflowState
 from orchestration.models import DefinitionSnapshot, History, Task, Workflow
+from orchestration.services import prepared
 
 # Columns of Task in TaskState's vocabulary (TaskState.task_id <-> Task.id).
 TASK_FIELDS: tuple[str, ...] = (
@@ -28,6 +30,8 @@ TASK_FIELDS: tuple[str, ...] = (
     "retried_task_id", "workflow_priority", "extra", "scheduled_time", "first_scheduled_time", "start_time",
     "end_time", "update_time", "dispatch_at", "timeout_at",
 )
+# The columns a claim returns, in order.
+CLAIM_COLUMNS: tuple[str, ...] = ("id", "workflow_id", *TASK_FIELDS)
 WORKFLOW_FIELDS: tuple[str, ...] = (
     "name", "version", "status", "correlation_id", "priority", "input", "output", "variables", "task_to_domain",
     "reason_for_incompletion", "failed_reference_task_names", "failed_task_names", "parent_workflow_id",
@@ -103,26 +107,99 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
+_TASK_COLUMNS = ("id", *TASK_FIELDS)
+
+
 def load_workflow(workflow_id: str, *, lock: bool = False, nowait: bool = False) -> WorkflowState | None:
     """A workflow and its live tasks, optionally under the workflow's row lock (SELECT ... FOR
     UPDATE [NOWAIT] on PostgreSQL; SQLite serializes writers with BEGIN IMMEDIATE instead)."""
+    return load_workflow_and(workflow_id, lock=lock, nowait=nowait)[0]
+
+
+def load_workflow_and(
+    workflow_id: str, *, lock: bool = False, nowait: bool = False, between: tuple[str, Any] | None = None
+) -> tuple[WorkflowState | None, tuple[Any, ...] | None]:
+    """``load_workflow``, with one more statement run after the workflow's row is locked and
+    before its tasks are read (a worker's result, so that the decide sees it); returns the
+    workflow (None if there is none) and the first row that statement returned (None if none).
+
+    On PostgreSQL the two or three statements travel in one round trip (see ``run_batch``)."""
     workflow_sql, task_sql = _load_statements(lock, nowait, connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(workflow_sql, [workflow_id])
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        values = dict(zip(("snapshot_id", *WORKFLOW_FIELDS), row, strict=True))
-        for name in _WORKFLOW_JSON:
-            values[name] = _json(values[name])
-        cursor.execute(task_sql, [workflow_id, False])
-        task_names = [c[0] for c in cursor.description]
-        task_rows = cursor.fetchall()
+    statements: list[tuple[str, Any]] = [(workflow_sql, [workflow_id])]
+    if between is not None:
+        statements.append(between)
+    statements.append((task_sql, [workflow_id, False]))
+    results = run_batch(statements, fetch=True)
+    rows = results[0]
+    extra = results[1][0] if between is not None and results[1] else None
+    if not rows:
+        return None, extra
+    values = dict(zip(("snapshot_id", *WORKFLOW_FIELDS), rows[0], strict=True))
+    for name in _WORKFLOW_JSON:
+        values[name] = _json(values[name])
     snapshot = values.pop("snapshot_id")
     wf = WorkflowState(workflow_id=workflow_id, definition=definition_for(snapshot), snapshot_key=snapshot, **values)
-    wf.tasks = [task_from_row(decode_task_row(dict(zip(task_names, r, strict=True)))) for r in task_rows]
+    wf.tasks = [task_from_row(decode_task_row(dict(zip(_TASK_COLUMNS, r, strict=True)))) for r in results[-1]]
     wf.start_tracking()
-    return wf
+    return wf, extra
+
+
+_DML = re.compile(r"\b(INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM)\b", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=512)
+def _describe(sql: str) -> tuple[str, bool]:
+    """A statement's verb, and whether it writes (plain DML, or a WITH holding DML)."""
+    verb = sql.lstrip().split(None, 1)[0].upper()
+    return verb, verb in ("INSERT", "UPDATE", "DELETE") or (verb == "WITH" and _DML.search(sql) is not None)
+
+
+def batch_marker(statements: list[tuple[str, Any]]) -> str:
+    """The comment a hot-path query starts with: the statements it holds and whether any writes,
+    for whoever counts statements (the text may be an EXECUTE that shows neither)."""
+    described = [_describe(sql) for sql, _ in statements]
+    writes = int(any(w for _, w in described))
+    return f"/* baton:batch {','.join(v for v, _ in described)} writes={writes} */ "
+
+
+_MARKER = re.compile(r"\s*/\* baton:batch ([A-Z,]+) writes=([01]) \*/")
+
+
+def query_statements(sql: str) -> tuple[list[str], bool]:
+    """What one query sent to the database holds: its statements' verbs (several for a batch;
+    ``EXECUTE``s of prepared statements by their real verbs) and whether any writes. For
+    counting statements and commits in tests and benchmarks."""
+    match = _MARKER.match(sql)
+    if match:
+        return match.group(1).split(","), match.group(2) == "1"
+    verb, writes = _describe(sql)
+    return [verb], writes
+
+
+def run_batch(statements: list[tuple[str, Any]], *, fetch: bool = False) -> list[Any]:
+    """Run statements in order, in the caller's transaction (or each in autocommit); for each,
+    its rows (``fetch``) or its row count. On PostgreSQL each runs as a prepared statement
+    (``services.prepared``) and they all go to the server as one multi-statement query: one
+    round trip instead of one per statement, each still run and counted on its own. A failing
+    statement stops the rest, and its error is raised as it would be alone."""
+    out: list[Any] = []
+    db = connections[DEFAULT_DB_ALIAS]  # the proxy ``connection`` costs a lookup per attribute
+    use_prepared = prepared.enabled(db)
+    marker = batch_marker(statements)
+    todo = [prepared.statement(sql, params, db) for sql, params in statements] if use_prepared else statements
+    with db.cursor() as cursor:
+        if len(todo) > 1 and use_prepared:
+            raw = cursor.cursor  # psycopg's client-side binding cursor: renders the arguments
+            cursor.execute(marker + ";\n".join(raw.mogrify(sql, params) for sql, params in todo))
+            while True:
+                out.append(raw.fetchall() if fetch and raw.description is not None else raw.rowcount)
+                if not raw.nextset():
+                    break
+            return out
+        for index, (sql, params) in enumerate(todo):
+            cursor.execute((batch_marker([statements[index]]) if len(todo) > 1 else marker) + sql, params)
+            out.append(cursor.fetchall() if fetch and cursor.description is not None else cursor.rowcount)
+    return out
 
 
 _HISTORY_COLUMNS = ("workflow_id", "task_id", "ref", "from_status", "to_status", "actor", "reason", "at")
@@ -130,9 +207,41 @@ _TASK_INSERT_COLUMNS = ("id", "workflow_id", *TASK_FIELDS)
 _WORKFLOW_INSERT_COLUMNS = ("id", "snapshot_id", *WORKFLOW_FIELDS)
 
 
+def _as_json(value: Any) -> Any:
+    return None if value is None else json.dumps(value)
+
+
+def _as_int(value: Any) -> Any:
+    return None if value is None else int(value)
+
+
+def _as_bool(value: Any) -> Any:
+    return None if value is None else bool(value)
+
+
+def _as_str(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _adapter(field: models.Field) -> Any:
+    """What the field's get_db_prep_save would do to a value, for the few field kinds these
+    tables use, without the ORM's per-value dispatch (this runs for every column of every row
+    written on a transition). A JSON value goes as text, which both databases take for a JSON
+    column; an SQL NULL stays NULL."""
+    if isinstance(field, models.JSONField):
+        return _as_json
+    if isinstance(field, models.BooleanField):
+        return _as_bool
+    if isinstance(field, models.IntegerField | models.BigIntegerField | models.AutoField):
+        return _as_int
+    if isinstance(field, models.CharField | models.TextField | models.ForeignKey):
+        return _as_str
+    raise TypeError(f"no adapter for {field!r}")
+
+
 @functools.cache
-def _fields(model: type[models.Model], columns: tuple[str, ...]) -> tuple[models.Field, ...]:
-    return tuple(model._meta.get_field(c) for c in columns)
+def _adapters(model: type[models.Model], columns: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(_adapter(model._meta.get_field(c)) for c in columns)
 
 
 # Rows per INSERT: keeps a statement under SQLite's 32,766 and PostgreSQL's 65,535 parameters
@@ -147,15 +256,21 @@ def _insert_sql(model: type[models.Model], columns: tuple[str, ...], count: int)
     return f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) VALUES {', '.join([row] * count)}"
 
 
-def _insert(model: type[models.Model], columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    """A multi-row INSERT in one statement; each value goes through its Django field, so JSON and
-    types are adapted exactly as the ORM would (this runs on every transition: SQL is cached)."""
-    fields = _fields(model, columns)
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), _INSERT_CHUNK):
-            chunk = rows[start : start + _INSERT_CHUNK]
-            params = [field.get_db_prep_save(v, connection) for row in chunk for field, v in zip(fields, row, strict=True)]
-            cursor.execute(_insert_sql(model, columns, len(chunk)), params)
+@functools.cache
+def _snapshot_insert_sql() -> str:
+    table = connection.ops.quote_name(DefinitionSnapshot._meta.db_table)
+    return f"INSERT INTO {table} (key, data, create_time) VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING"
+
+
+def _insert(model: type[models.Model], columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[tuple[str, Any]]:
+    """The multi-row INSERT statements (SQL is cached) for ``rows``, values adapted per column."""
+    adapters = _adapters(model, columns)
+    statements = []
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        chunk = rows[start : start + _INSERT_CHUNK]
+        params = [adapt(v) for row in chunk for adapt, v in zip(adapters, row, strict=True)]
+        statements.append((_insert_sql(model, columns, len(chunk)), params))
+    return statements
 
 
 @functools.lru_cache(maxsize=256)
@@ -166,29 +281,39 @@ def _update_sql(model: type[models.Model], columns: tuple[str, ...], guarded: bo
     return f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote('id')} = %s{guard}"
 
 
-def _update(model: type[models.Model], pk: str, values: dict[str, Any], *, expected_status: str | None = None) -> int:
-    """UPDATE one row's ``values``; with ``expected_status``, only if its status is still that
-    (compare-and-set). Returns the number of rows changed."""
+def _update(model: type[models.Model], pk: str, values: dict[str, Any], *, expected_status: str | None = None) -> tuple[str, Any]:
+    """The UPDATE of one row's ``values``; with ``expected_status``, only if its status is still
+    that (compare-and-set: the row count tells)."""
     columns = tuple(values)
-    fields = _fields(model, columns)
-    params = [field.get_db_prep_save(values[c], connection) for c, field in zip(columns, fields, strict=True)]
+    params = [adapt(values[c]) for c, adapt in zip(columns, _adapters(model, columns), strict=True)]
     params.append(pk)
     if expected_status is not None:
         params.append(expected_status)
-    with connection.cursor() as cursor:
-        cursor.execute(_update_sql(model, columns, expected_status is not None), params)
-        return cursor.rowcount
+    return _update_sql(model, columns, expected_status is not None), params
 
 
-def save_workflow(wf: WorkflowState, *, new_tasks: list[TaskState], changed_tasks: list[TaskState], actor: str) -> None:
-    """Write what the decision changed and append the history of every status change."""
+def save_workflow(
+    wf: WorkflowState,
+    *,
+    new_tasks: list[TaskState],
+    changed_tasks: list[TaskState],
+    actor: str,
+    snapshot: tuple[str, str] | None = None,
+) -> None:
+    """Write what the decision changed and append the history of every status change: one
+    batch of statements (one round trip on PostgreSQL). A new workflow's frozen definition
+    (``snapshot``: key, JSON text) is stored first unless a row with that key exists."""
     history: list[tuple[Any, ...]] = []
+    statements: list[tuple[str, Any]] = []
+    if snapshot is not None:
+        statements.append((_snapshot_insert_sql(), [snapshot[0], snapshot[1], wf.create_time]))
+    guarded: dict[int, str] = {}  # statement index -> task id, for the compare-and-set updates
     wid = wf.workflow_id
     if wf.is_new:
-        _insert(Workflow, _WORKFLOW_INSERT_COLUMNS, [(wid, wf.snapshot_key, *(getattr(wf, f) for f in WORKFLOW_FIELDS))])
+        statements += _insert(Workflow, _WORKFLOW_INSERT_COLUMNS, [(wid, wf.snapshot_key, *(getattr(wf, f) for f in WORKFLOW_FIELDS))])
         history.append((wid, None, None, None, "RUNNING", actor, None, wf.create_time))
     if new_tasks:
-        _insert(Task, _TASK_INSERT_COLUMNS, [(t.task_id, wid, *(getattr(t, f) for f in TASK_FIELDS)) for t in new_tasks])
+        statements += _insert(Task, _TASK_INSERT_COLUMNS, [(t.task_id, wid, *(getattr(t, f) for f in TASK_FIELDS)) for t in new_tasks])
         history.extend((wid, t.task_id, t.ref, None, t.status, actor, None, t.update_time) for t in new_tasks)
     for task in changed_tasks:
         fields = sorted(task.dirty or ())
@@ -197,24 +322,31 @@ def save_workflow(wf: WorkflowState, *, new_tasks: list[TaskState], changed_task
         # Compare-and-set on a status change: the decider holds the workflow's lock, not the
         # task's, so a worker's result may have landed since the load; then this decision is stale.
         guard = task.loaded_status if "status" in fields else None
-        if not _update(Task, task.task_id, {f: getattr(task, f) for f in fields}, expected_status=guard) and guard:
-            raise TaskChangedConcurrently(task.task_id)
+        if guard:
+            guarded[len(statements)] = task.task_id
+        statements.append(_update(Task, task.task_id, {f: getattr(task, f) for f in fields}, expected_status=guard))
         if guard and task.status != task.loaded_status:
             history.append(
                 (wid, task.task_id, task.ref, task.loaded_status, task.status, actor, task.reason_for_incompletion, task.update_time)
             )
     if not wf.is_new and wf.dirty:
         fields = sorted(wf.dirty)
-        _update(Workflow, wid, {f: getattr(wf, f) for f in fields})
+        statements.append(_update(Workflow, wid, {f: getattr(wf, f) for f in fields}))
         if "status" in fields and wf.status != wf.loaded_status:
             history.append((wid, None, None, wf.loaded_status, wf.status, actor, wf.reason_for_incompletion, wf.update_time))
     if wf.is_new and wf.status != "RUNNING":
         final = ("status", "output", "reason_for_incompletion", "end_time", "update_time", "next_check_at",
                  "variables", "failed_reference_task_names", "failed_task_names")  # fmt: skip
-        _update(Workflow, wid, {f: getattr(wf, f) for f in final})
+        statements.append(_update(Workflow, wid, {f: getattr(wf, f) for f in final}))
         history.append((wid, None, None, "RUNNING", wf.status, actor, wf.reason_for_incompletion, wf.update_time))
     if history:
-        _insert(History, _HISTORY_COLUMNS, history)
+        statements += _insert(History, _HISTORY_COLUMNS, history)
+    if not statements:
+        return
+    counts = run_batch(statements)
+    for index, task_id in guarded.items():
+        if not counts[index]:
+            raise TaskChangedConcurrently(task_id)  # the caller's transaction rolls it all back
 
 
 def decode_task_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -261,7 +393,7 @@ def claim_sql(*, extra_condition: str = "") -> str:
         WHERE id = %(id)s AND status = 'SCHEDULED'
             AND (callback_after_seconds <= 0 OR update_time + callback_after_seconds * 1000 <= %(now)s)
             {extra_condition}
-        RETURNING id, workflow_id, {", ".join(TASK_FIELDS)}
+        RETURNING {", ".join(CLAIM_COLUMNS)}
     """
 
 
@@ -272,10 +404,9 @@ def claim_task(*, task_id: str, worker_id: str | None, now: int) -> dict[str, An
     with connection.cursor() as cursor:
         cursor.execute(sql, {"now": now, "worker": worker_id, "id": task_id})
         row = cursor.fetchone()
-        if row is None:
-            return None
-        names = [c[0] for c in cursor.description]
-    result = decode_task_row(dict(zip(names, row, strict=True)))
+    if row is None:
+        return None
+    result = decode_task_row(dict(zip(CLAIM_COLUMNS, row, strict=True)))
     History.objects.create(
         workflow_id=result["workflow_id"], task_id=task_id, ref=result["ref"], from_status="SCHEDULED",
         to_status="IN_PROGRESS", actor=f"worker:{worker_id}" if worker_id else "worker", at=now,

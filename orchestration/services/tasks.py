@@ -19,7 +19,13 @@ from orchestration.engine.operators import Kind, operator_for
 from orchestration.models import History, PollData, Task, TaskLog, Workflow
 from orchestration.services import fastpath, limits, store
 from orchestration.services.errors import BadRequest, NotFound
-from orchestration.services.workflows import now_ms, redispatch_grace_ms, workflow_decide
+from orchestration.services.workflows import (
+    LockBusy,
+    now_ms,
+    redispatch_grace_ms,
+    workflow_decide,
+    workflow_finish_and_decide,
+)
 
 UPDATE_STATUSES = frozenset({"IN_PROGRESS", "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "CANCELED"})
 OPEN = ("SCHEDULED", "IN_PROGRESS")
@@ -92,10 +98,21 @@ def task_update(
     now = now_ms()
     who = actor or (f"worker:{worker_id}" if worker_id else "worker")
     if fastpath.available() and not logs and not extend_lease and status != "IN_PROGRESS":
-        done = fastpath.finish(
-            task_id=task_id, workflow_id=workflow_id, status=status, output=output or {}, reason=reason,
-            worker_id=worker_id, actor=who, now=now,
-        )
+        finish = {
+            "task_id": task_id, "workflow_id": workflow_id, "status": status, "output": output or {}, "reason": reason,
+            "worker_id": worker_id, "actor": who, "now": now,
+        }
+        if decide and workflow_id:
+            # The usual case: the result and the decide in one transaction.
+            try:
+                row = workflow_finish_and_decide(workflow_id=workflow_id, finish=fastpath.finish_statement(**finish))
+            except LockBusy:
+                pass  # another decide holds the workflow: write the result alone, queue a decide
+            else:
+                if row is None:
+                    return UpdateResult(task_id, _existing_workflow(task_id, workflow_id), applied=False, terminal=False)
+                return UpdateResult(task_id, workflow_id, applied=True, terminal=True)
+        done = fastpath.finish(**finish)
         if done is None:
             result = UpdateResult(task_id, _existing_workflow(task_id, workflow_id), applied=False, terminal=False)
         else:

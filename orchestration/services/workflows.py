@@ -17,9 +17,9 @@ from orchestration.definitions.validation import DefinitionError, validate_workf
 from orchestration.engine.context import DecideContext
 from orchestration.engine.decider import decide
 from orchestration.engine.state import WorkflowState
-from orchestration.models import DecideRequest, DefinitionSnapshot, PollData, TaskDef, WorkflowDef
-from orchestration.services import store
-from orchestration.services.errors import BadRequest, NotFound
+from orchestration.models import DecideRequest, PollData
+from orchestration.services import frozen, store
+from orchestration.services.errors import BadRequest
 
 log = logging.getLogger(__name__)
 _rng = random.SystemRandom()
@@ -36,54 +36,15 @@ def _active_domains(task_type: str) -> frozenset[str]:
     return frozenset(d for d in rows if d)
 
 
-def java_str(value: object) -> str:
-    """How Conductor's messages print a value: Java prints a missing one as ``null``."""
-    return "null" if value is None else str(value)
-
-
 def redispatch_grace_ms() -> int:
     return int(settings.BATON["REDISPATCH_AFTER_SECONDS"]) * 1000
 
 
 def _frozen_definition(definition: dict[str, Any]) -> tuple[str, WorkflowDefinition]:
-    """Attach a TaskDef to every node (registered, inline, or Conductor's ad-hoc default) and
-    store the result once per distinct content: later edits never reach running workflows."""
-    parsed = WorkflowDefinition.from_json(definition)
-    names = {node.name for node in parsed.walk() if node.task_def is None}
-    registered = {name: data for name, data in TaskDef.objects.filter(name__in=names).values_list("name", "data")}
-
-    def attach(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        out = []
-        for task in tasks:
-            task = dict(task)
-            if not isinstance(task.get("taskDefinition"), dict) and task.get("name") in registered:
-                task["taskDefinition"] = registered[task["name"]]
-            for key in ("loopOver", "defaultCase"):
-                if isinstance(task.get(key), list):
-                    task[key] = attach(task[key])
-            if isinstance(task.get("forkTasks"), list):
-                task["forkTasks"] = [attach(branch) for branch in task["forkTasks"] if isinstance(branch, list)]
-            if isinstance(task.get("decisionCases"), dict):
-                task["decisionCases"] = {k: attach(v) for k, v in task["decisionCases"].items() if isinstance(v, list)}
-            out.append(task)
-        return out
-
-    frozen = dict(definition)
-    frozen["tasks"] = attach(list(definition.get("tasks") or []))
-    key = store.snapshot_key(frozen)
-    DefinitionSnapshot.objects.bulk_create([DefinitionSnapshot(key=key, data=frozen, create_time=now_ms())], ignore_conflicts=True)
-    parsed = WorkflowDefinition.from_json(frozen)
-    store.remember_definition(key, parsed)
-    return key, parsed
-
-
-def _resolve_definition(name: str, version: int | None) -> dict[str, Any]:
-    qs = WorkflowDef.objects.filter(name=name)
-    qs = qs.filter(version=version) if version else qs.order_by("-version")
-    data = qs.values_list("data", flat=True).first()
-    if data is None:
-        raise NotFound(f"No such workflow defined. name={name}, version={java_str(version)}")
-    return data
+    """Freeze ``definition`` and store its snapshot (for runs moved to a new definition)."""
+    result = frozen.freeze(definition)
+    frozen.store_snapshot(result, now_ms())
+    return result.key, result.definition
 
 
 def workflow_start(
@@ -115,12 +76,12 @@ def workflow_start(
         errors = validate_workflow_def(workflow_def, path="workflowDef", task_def_lookup=registered_task_def)
         if errors:
             raise DefinitionError(errors)
-        definition = workflow_def
+        run_def = frozen.freeze(workflow_def)
     else:
-        definition = _resolve_definition(name, version)
+        run_def = frozen.frozen_for(name, version)
+    parsed = run_def.definition
     now = now_ms()
     with transaction.atomic():
-        key, parsed = _frozen_definition(definition)
         wf_input = dict(input)
         for k, v in parsed.input_template.items():
             wf_input.setdefault(k, v)
@@ -130,7 +91,7 @@ def workflow_start(
             version=parsed.version,
             status="RUNNING",
             definition=parsed,
-            snapshot_key=key,
+            snapshot_key=run_def.key,
             input=wf_input,
             variables=dict(parsed.variables),
             task_to_domain=dict(task_to_domain or {}),
@@ -143,17 +104,19 @@ def workflow_start(
             update_time=now,
             is_new=True,
         )
-        _decide_and_save(wf, now=now, actor=actor)
+        _decide_and_save(wf, now=now, actor=actor, snapshot=(run_def.key, run_def.data_text))
     return wf.workflow_id
 
 
-def _decide_and_save(wf: WorkflowState, *, now: int, actor: str) -> None:
+def _decide_and_save(wf: WorkflowState, *, now: int, actor: str, snapshot: tuple[str, str] | None = None) -> None:
     ctx = DecideContext(workflow=wf, now=now, rng=_rng, active_domains=_active_domains)
     decision = decide(ctx)
     grace = redispatch_grace_ms()
     for task in decision.to_dispatch:
         task.dispatch_at = now + grace
-    store.save_workflow(wf, new_tasks=decision.new_tasks, changed_tasks=decision.changed_tasks, actor=actor)
+    store.save_workflow(
+        wf, new_tasks=decision.new_tasks, changed_tasks=decision.changed_tasks, actor=actor, snapshot=snapshot
+    )
     if decision.to_dispatch:
         messages = [(t.task_id, t.queue_name, t.task_type) for t in decision.to_dispatch]
         transaction.on_commit(lambda: dispatch.publish_tasks(messages))
@@ -195,6 +158,38 @@ def workflow_decide(*, workflow_id: str, actor: str = "decider", wait: bool = Tr
             break
     request_decide(workflow_id)
     return False
+
+
+class LockBusy(Exception):
+    """The workflow's row lock is held by another decide: nothing was written."""
+
+
+def workflow_finish_and_decide(*, workflow_id: str, finish: tuple[str, Any], actor: str = "decider") -> tuple[Any, ...] | None:
+    """A worker's terminal result and the decide it calls for, in one transaction (PostgreSQL):
+    lock the workflow (NOWAIT), run ``finish`` (a guarded result statement, see
+    ``fastpath.finish_statement``), read the tasks, decide, write. The lock, the result and
+    the reads are one round trip, the writes another; one commit instead of two.
+
+    Returns the row the result statement returned, or None when it did not apply (the task
+    was not open, or the workflow is unknown): then nothing changed. Raises ``LockBusy`` when
+    another process is deciding the workflow; the caller then writes the result on its own and
+    queues a decide request, as before this path existed."""
+    for _ in range(MAX_DECIDE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                wf, applied = store.load_workflow_and(workflow_id, lock=True, nowait=True, between=finish)
+                if wf is None or applied is None:
+                    return None
+                if not (wf.terminal and wf.status == "COMPLETED"):
+                    _decide_and_save(wf, now=now_ms(), actor=actor)
+                return applied
+        except store.TaskChangedConcurrently:
+            continue  # rolled back, the result included: apply and decide again
+        except DatabaseError as error:
+            if not _lock_busy(error):
+                raise
+            raise LockBusy(workflow_id) from error
+    raise LockBusy(workflow_id)
 
 
 def request_decide(workflow_id: str) -> None:

@@ -814,13 +814,13 @@ def test_race_worker_result_lands_inside_the_terminate_transaction(monkeypatch: 
     worker: list[Any] = []
     real_save = store.save_workflow
 
-    def save_after_worker(wf: Any, *, new_tasks: list[Any], changed_tasks: list[Any], actor: str) -> None:
+    def save_after_worker(wf: Any, *, new_tasks: list[Any], changed_tasks: list[Any], **kwargs: Any) -> None:
         if not worker and any(t.task_id == task.id and t.status == "CANCELED" for t in changed_tasks):
             worker.extend(run_at_once([
                 lambda: task_update(task_id=task.id, workflow_id=workflow_id, status="COMPLETED", output={"v": 1},
                                     decide=False)
             ]))
-        real_save(wf, new_tasks=new_tasks, changed_tasks=changed_tasks, actor=actor)
+        real_save(wf, new_tasks=new_tasks, changed_tasks=changed_tasks, **kwargs)
 
     monkeypatch.setattr(store, "save_workflow", save_after_worker)
     control_services.workflow_terminate(workflow_id=workflow_id, reason="race")

@@ -22,6 +22,7 @@ from orchestration.models import History, Task
 from orchestration.services import limits
 from orchestration.services.definitions import task_defs_register, workflow_def_register
 from orchestration.services.polling import task_poll
+from orchestration.services.store import query_statements
 from orchestration.services.sweeper import sweep
 from orchestration.services.tasks import task_claim, task_update
 from orchestration.services.workflows import workflow_start
@@ -108,10 +109,11 @@ def test_an_unlimited_claim_costs_no_extra_statement() -> None:
     task_id = task_of(start_many(name, 1)[0]).pk
     with CaptureQueriesContext(connection) as captured:
         assert task_claim(task_id=task_id, worker_id="w") is not None
-    verbs = [q["sql"].split(None, 1)[0].upper() for q in captured.captured_queries]
+    verbs = [v for q in captured.captured_queries for v in query_statements(q["sql"])[0]]
     # PostgreSQL claims in one data-modifying CTE (services.fastpath); SQLite in UPDATE + INSERT.
     expected = ["WITH"] if connection.vendor == "postgresql" else ["UPDATE", "INSERT"]
-    assert [v for v in verbs if v not in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")] == expected
+    # PREPARE happens once per connection (services.prepared), not per claim.
+    assert [v for v in verbs if v not in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE", "PREPARE")] == expected
 
 
 # --- concurrentExecLimit ---------------------------------------------------------------------------

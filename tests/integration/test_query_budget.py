@@ -25,6 +25,7 @@ from django.test.utils import CaptureQueriesContext
 from orchestration import dispatch
 from orchestration.models import Task, Workflow
 from orchestration.services.definitions import task_defs_register, workflow_def_register
+from orchestration.services.store import query_statements
 from orchestration.services.workflows import workflow_start
 from workers.runtime import execute
 
@@ -35,7 +36,6 @@ SAMPLES = (1, 2, 3, 50, 150, 299, 300)
 MAX_STATEMENTS = 10
 MAX_COMMITS = 3
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
-WRITE_VERBS = ("INSERT", "UPDATE", "DELETE")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ def cost_of(queries: list[dict[str, Any]], seconds: float) -> Cost:
     for query in queries:
         sql = query["sql"].strip()
         head = sql.upper()
+        if head.startswith("PREPARE"):
+            continue  # once per connection for each hot statement (services.prepared): not per transition
         if head.startswith(TRANSACTION_CONTROL):
             if head.startswith("BEGIN"):
                 in_transaction = True
@@ -63,10 +65,10 @@ def cost_of(queries: list[dict[str, Any]], seconds: float) -> Cost:
                 commits += head.startswith("COMMIT")
                 in_transaction = False
             continue
-        verb = head.split(None, 1)[0]
-        statements.append(verb)
-        # A data-modifying CTE (PostgreSQL's single-statement claim and result) writes too.
-        writes = verb in WRITE_VERBS or (verb == "WITH" and any(f" {w} " in f" {head} " for w in WRITE_VERBS))
+        # One query may carry several statements (store.run_batch), each counted; a
+        # data-modifying CTE (PostgreSQL's single-statement claim and result) writes too.
+        verbs, writes = query_statements(sql)
+        statements.extend(verbs)
         if writes and not in_transaction:
             commits += 1  # autocommit: the statement is its own transaction
     return Cost(len(statements), commits, tuple(statements), seconds)

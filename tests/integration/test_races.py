@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
 
 from orchestration import dispatch
@@ -358,7 +358,7 @@ def test_race_result_committed_while_decider_times_out_the_task(clock: Clock, mo
     worker_results: list[Any] = []
     real_save = store.save_workflow
 
-    def save_after_worker_result(wf: Any, *, new_tasks: list[Any], changed_tasks: list[Any], actor: str) -> None:
+    def save_after_worker_result(wf: Any, *, new_tasks: list[Any], changed_tasks: list[Any], **kwargs: Any) -> None:
         timing_out = any(t.task_id == task.id and t.status == "TIMED_OUT" for t in changed_tasks)
         if timing_out and not worker_results:
             worker_results.extend(
@@ -368,7 +368,7 @@ def test_race_result_committed_while_decider_times_out_the_task(clock: Clock, mo
                     timeout=30,
                 )
             )
-        real_save(wf, new_tasks=new_tasks, changed_tasks=changed_tasks, actor=actor)
+        real_save(wf, new_tasks=new_tasks, changed_tasks=changed_tasks, **kwargs)
 
     monkeypatch.setattr(store, "save_workflow", save_after_worker_result)
     workflow_decide(workflow_id=workflow_id, actor="sweeper")
@@ -389,3 +389,41 @@ def test_race_result_committed_while_decider_times_out_the_task(clock: Clock, mo
     else:
         assert task.status == "TIMED_OUT"
         assert Task.objects.filter(workflow_id=workflow_id, ref="slow", retry_count=1).count() == 1
+
+
+# --- a result arriving while another process decides the workflow ---------------------------------
+
+
+@postgres_only
+def test_race_result_while_another_process_holds_the_workflow_lock(decide_counters: Counter[str]) -> None:
+    """On PostgreSQL a worker's result and its decide share one transaction that takes the
+    workflow's lock with NOWAIT. When another process holds that lock, the result must still be
+    written at once (alone), and a decide request queued, never waited for or lost."""
+    task_type = unique("race_lock")
+    name = register_workflow([simple(task_type, "first"), simple(task_type, "second")], [task_def(task_type)])
+    workflow_id = workflow_start(name=name, input={})
+    first = the_task(workflow_id, "first")
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with transaction.atomic():
+            Workflow.objects.select_for_update().filter(pk=workflow_id).get()
+            locked.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=lambda: (hold_the_lock(), connection.close()), daemon=True)
+    holder.start()
+    try:
+        assert locked.wait(30)
+        assert execute(first.id, lambda _input: {"done": True}, wants_context=False) == "COMPLETED"
+        first.refresh_from_db()
+        assert first.status == "COMPLETED" and first.output == {"done": True}
+        assert DecideRequest.objects.filter(workflow_id=workflow_id).exists()
+        assert not Task.objects.filter(workflow_id=workflow_id, ref="second").exists()
+    finally:
+        release.set()
+        holder.join(30)
+    assert decide_counters["requests"] == 1
+    run_pending_decides()
+    assert Task.objects.filter(workflow_id=workflow_id, ref="second", status="SCHEDULED").count() == 1
+    assert History.objects.filter(task_id=first.id, to_status="COMPLETED").count() == 1
