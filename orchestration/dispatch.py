@@ -7,8 +7,12 @@ sweeper publishes it again; a duplicate is dropped by the claim's compare-and-se
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 from celery import current_app
 from kombu import Exchange, Queue
@@ -43,26 +47,68 @@ def worker_task_name(task_type: str) -> str:
     return WORKER_TASK_PREFIX + task_type
 
 
+# Reconnect once or twice on a dropped broker connection, quickly: a message that still does
+# not go out is the sweeper's to publish again.
+_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+_EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+_origin: tuple[int, str] = (0, "")
+
+
+def _origin_name() -> str:
+    """Who published, as Celery names an anonymous publisher (``gen<pid>@<host>``); computed
+    once per process (a forked pool process gets its own)."""
+    global _origin
+    pid = os.getpid()
+    if _origin[0] != pid:
+        _origin = (pid, f"gen{pid}@{socket.gethostname()}")
+    return _origin[1]
+
+
+def _publish(producer: Any, task_name: str, arg: str, queue: str) -> None:
+    """One Celery task message (protocol 2, as documented in Celery's "Message Protocol"):
+    ``task_name(arg)`` on ``queue``, results ignored.
+
+    Built here rather than by ``send_task``: the general path (routing, signals, argument
+    reprs, option merging) cost as much CPU as everything else on a transition's publish, and
+    these messages are always the same shape: one string argument, no ETA, no result."""
+    message_id = str(uuid.uuid4())
+    headers = {
+        "lang": "py", "task": task_name, "id": message_id, "shadow": None, "eta": None, "expires": None,
+        "group": None, "group_index": None, "retries": 0, "timelimit": [None, None], "root_id": message_id,
+        "parent_id": None, "argsrepr": repr([arg]), "kwargsrepr": "{}", "origin": _origin_name(),
+        "ignore_result": True, "replaced_task_nesting": 0, "stamped_headers": None, "stamps": {},
+    }  # fmt: skip
+    producer.publish(
+        [[arg], {}, _EMBED],
+        exchange="",
+        routing_key=queue,
+        # Declared (once per channel, kombu remembers) so that a broker which drops messages
+        # to unknown queues (RabbitMQ) keeps them until a worker subscribes.
+        declare=[queue_decl(queue)],
+        serializer="json",
+        headers=headers,
+        correlation_id=message_id,
+        reply_to="",
+        delivery_mode=2,
+        retry=True,
+        retry_policy=_RETRY_POLICY,
+    )
+
+
 def publish_tasks(messages: Iterable[tuple[str, str, str]]) -> None:
     """Publish (task_id, queue_name, task_type) triples to their queues; never raises, since
     the sweeper re-publishes anything that does not arrive."""
-    app = current_app
     try:
-        with app.producer_or_acquire() as producer:
+        with current_app.producer_or_acquire() as producer:
             for task_id, queue_name, task_type in messages:
-                app.send_task(
-                    worker_task_name(task_type),
-                    args=[task_id],
-                    queue=queue_decl(broker_queue(queue_name)),
-                    producer=producer,
-                    ignore_result=True,
-                )
+                _publish(producer, worker_task_name(task_type), task_id, broker_queue(queue_name))
     except Exception:  # broker down: the sweeper will publish again
         log.warning("could not publish task messages; the sweeper will retry", exc_info=True)
 
 
 def publish_decide(workflow_id: str) -> None:
     try:
-        current_app.send_task(DECIDE_TASK, args=[workflow_id], queue=queue_decl(DECIDE_QUEUE), ignore_result=True)
+        with current_app.producer_or_acquire() as producer:
+            _publish(producer, DECIDE_TASK, workflow_id, DECIDE_QUEUE)
     except Exception:
         log.warning("could not publish decide for %s; the sweeper will retry", workflow_id, exc_info=True)
