@@ -55,8 +55,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small numbers for a smoke run (< 30 s)")
     p.add_argument("--profile", action="store_true", help="cProfile the in-process transitions and the worker's Baton tasks")
     p.add_argument("--show-sql", action="store_true", help="print the SQL statements of one workflow")
-    p.add_argument("--diag-db-reuse", type=int, default=0, metavar="N",
-                   help="DIAGNOSTIC, not Baton's config: the worker keeps DB connections for N tasks (CELERY_DB_REUSE_MAX)")
     p.add_argument("--debug", action="store_true", help="run Django with DEBUG on (as `make run` does by default)")
     args = p.parse_args(argv)
     if args.quick:
@@ -75,10 +73,6 @@ def _prepare_environment(args: argparse.Namespace) -> Path:
     os.environ.setdefault("DJANGO_SECRET_KEY", "baton-bench-only-secret-key-not-for-deployment")
     os.environ.setdefault("BATON_LOG_LEVEL", "WARNING")
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    if args.diag_db_reuse:
-        os.environ["BENCH_DIAG_DB_REUSE_MAX"] = str(args.diag_db_reuse)
-    else:
-        os.environ.pop("BENCH_DIAG_DB_REUSE_MAX", None)
     if args.profile:
         prof_dir = state_dir / "profile"
         prof_dir.mkdir(exist_ok=True)

@@ -84,22 +84,6 @@ def _stamp_publish_time(sender: str | None = None, headers: dict[str, Any] | Non
         headers[HEADER] = time.time()
 
 
-# Diagnostic only (``--diag-db-reuse N``): let Celery's Django fixup keep each pool process's DB
-# connection for N tasks instead of closing it before and after every task, to measure what
-# that costs. Not Baton's configuration; the report says so when it is on.
-if os.environ.get("BENCH_DIAG_DB_REUSE_MAX"):
-    _REUSE_MAX = int(os.environ["BENCH_DIAG_DB_REUSE_MAX"])
-    app.conf["CELERY_DB_REUSE_MAX"] = _REUSE_MAX
-
-    @signals.worker_process_init.connect
-    def _reuse_db_connections(**_: Any) -> None:
-        # The fixup read the setting when the worker imported its modules, before this one.
-        for fixup in getattr(app, "_fixups", ()):
-            worker_fixup = getattr(fixup, "_worker_fixup", None)
-            if worker_fixup is not None:
-                worker_fixup.db_reuse_max = _REUSE_MAX
-
-
 @worker_task("bench_noop")
 def bench_noop(input: dict[str, Any]) -> dict[str, Any]:
     return {}

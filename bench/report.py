@@ -141,12 +141,12 @@ def render(
         "    create_time. Covers decide + commit + publish + queue + claim + run + update (DB timestamps, ms).",
         "  transition: one task run to completion and the workflow moved on (3 per workflow); hop: one chain",
         "    link (3 per chain). Throughput = count / (last step's time - first publish/start).",
-        "  statements/commits: start + 3 x execute() per workflow, / 3; BEGIN/COMMIT themselves not counted as",
+        "  statements/commits: start + 3 x execute() per workflow, / 3; a query carrying several statements (one",
+        "    round trip on PostgreSQL) counts each of them; BEGIN/COMMIT themselves not counted as",
         "    statements; commits = transaction COMMITs + writes run in autocommit. SAVEPOINTs are counted.",
         "  CPU: deltas of utime+stime over the run. postgres = postmaster + background processes + live backends",
         "    of this database + every backend that exited (reaped by the postmaster; other databases' too, so it",
-        "    is only clean on a quiet machine). The worker closes its DB connection around every task (Celery's",
-        "    Django fixup): each task is a new backend, whose startup shows up here.",
+        "    is only clean on a quiet machine). Worker processes keep their DB connections across tasks.",
     ]
     lines.append(rule)
     return "\n".join(lines)

@@ -271,7 +271,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     if args.quick:
         args.workflows, args.long_poll = min(args.workflows, 50), min(args.long_poll, 15)
     # what bench.__main__._prepare_environment reads
-    args.debug, args.diag_db_reuse, args.profile = False, 0, False
+    args.debug, args.profile = False, False
     return args
 
 

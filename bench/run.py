@@ -99,6 +99,9 @@ def run(args: argparse.Namespace, state_dir: Path, *, embedded_broker: bool) -> 
     removed = baton_flow.delete_previous_runs()
     if removed:
         print(f"bench: deleted {removed} workflows of earlier bench runs", flush=True)
+    vacuum_note = baton_flow.vacuum()
+    if vacuum_note:
+        print(f"bench: {vacuum_note}", flush=True)
 
     _phase("in-process SQL count (no broker)")
     stmt = statements.measure_statements(workflows=5 if args.quick else 20)
@@ -126,11 +129,13 @@ def run(args: argparse.Namespace, state_dir: Path, *, embedded_broker: bool) -> 
         _phase(f"raw Celery throughput: {args.chains} chains of 3")
         raw_tp, raw_cpu = measured(lambda: raw_chain.run_throughput(app, client, args.chains, timeout=120 + args.chains * 0.05))
         _check_worker(worker)
+        baton_flow.vacuum()
         _phase(f"Baton throughput: {args.workflows} workflows of 3 tasks")
         baton_tp, baton_cpu = measured(lambda: baton_flow.run_throughput(args.workflows))
         _check_worker(worker)
         _phase(f"low load: {args.low_load} chains, then {args.low_load} workflows, one at a time")
         raw_ll = raw_chain.run_serial(app, client, args.low_load)
+        baton_flow.vacuum()
         baton_ll = baton_flow.run_serial(args.low_load)
         _check_worker(worker)
     finally:
@@ -146,8 +151,7 @@ def run(args: argparse.Namespace, state_dir: Path, *, embedded_broker: bool) -> 
                 f"one `celery worker -c {args.concurrency}` (prefork) for both experiments | DEBUG "
                 f"{'on' if settings.DEBUG else 'off'} | no beat (sweeper) running | {os.cpu_count()} CPUs"
                 + ("\nPROFILED RUN: cProfile slows the worker, the figures below are not the real ones" if args.profile else "")
-                + (f"\nDIAGNOSTIC RUN, not Baton's configuration: worker keeps DB connections for {args.diag_db_reuse} tasks "
-                   "(CELERY_DB_REUSE_MAX)" if args.diag_db_reuse else "")
+                + (f"\n{vacuum_note}" if vacuum_note else "")
             ),
             raw_tp=raw_tp, raw_cpu=raw_cpu, baton_tp=baton_tp, baton_cpu=baton_cpu, raw_ll=raw_ll, baton_ll=baton_ll,
             stmt=stmt, inproc=inproc, probe=probe, db_cpu_measured=local_pg,
