@@ -87,41 +87,71 @@ _KIND_TEXT = {
     "dict": "an object", "list": "a list",
 }
 
+@dataclass(frozen=True, slots=True)
+class ListOf:
+    """A JSON list whose every element has ``kind`` (Java's ``List<...>``)."""
+
+    kind: Any
+
+
+@dataclass(frozen=True, slots=True)
+class MapOf:
+    """A JSON object whose every value has ``kind`` (Java's ``Map<String, ...>``)."""
+
+    kind: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Nested:
+    """A JSON object with typed fields of its own (a nested Java bean); unknown ones accepted."""
+
+    spec: Mapping[str, Any]
+
+
 _AUDIT_FIELDS: dict[str, Any] = {
     "ownerApp": "str", "createTime": "long", "updateTime": "long", "createdBy": "str", "updatedBy": "str",
 }
+_SCHEMA_DEF = Nested({
+    **_AUDIT_FIELDS, "name": "str", "version": "int", "type": ("JSON", "AVRO", "PROTOBUF"), "data": "dict",
+    "externalRef": "str",
+})
+_CACHE_CONFIG = Nested({"key": "str", "ttlInSecond": "int"})
+_RATE_LIMIT_CONFIG = Nested({"rateLimitKey": "str", "concurrentExecLimit": "int", "policy": RATE_LIMIT_POLICIES})
+_STATE_CHANGE_EVENTS = MapOf(ListOf(Nested({"type": "str", "payload": "dict"})))
+_STRINGS = ListOf("str")
+
 _TASK_DEF_FIELDS: dict[str, Any] = {
     **_AUDIT_FIELDS,
     "name": "str", "description": "str", "retryCount": "int", "timeoutSeconds": "long",
-    "inputKeys": "list", "outputKeys": "list", "runtimeMetadata": "list",
+    "inputKeys": _STRINGS, "outputKeys": _STRINGS, "runtimeMetadata": _STRINGS,
     "timeoutPolicy": TASK_TIMEOUT_POLICIES, "retryLogic": RETRY_LOGICS, "retryDelaySeconds": "int",
     "responseTimeoutSeconds": "long", "concurrentExecLimit": "int", "inputTemplate": "dict",
     "rateLimitPerFrequency": "int", "rateLimitFrequencyInSeconds": "int", "isolationGroupId": "str",
     "executionNameSpace": "str", "ownerEmail": "str", "pollTimeoutSeconds": "int",
     "backoffScaleFactor": "int", "maxRetryDelaySeconds": "int", "backoffJitterMs": "int",
     "baseType": "str", "totalTimeoutSeconds": "long", "taskStatusListenerEnabled": "bool",
-    "inputSchema": "dict", "outputSchema": "dict", "enforceSchema": "bool",
+    "inputSchema": _SCHEMA_DEF, "outputSchema": _SCHEMA_DEF, "enforceSchema": "bool",
 }
 _WORKFLOW_DEF_FIELDS: dict[str, Any] = {
     **_AUDIT_FIELDS,
-    "name": "str", "description": "str", "version": "int", "tasks": "list", "inputParameters": "list",
+    "name": "str", "description": "str", "version": "int", "tasks": "list", "inputParameters": _STRINGS,
     "outputParameters": "dict", "failureWorkflow": "str", "schemaVersion": "int", "restartable": "bool",
     "workflowStatusListenerEnabled": "bool", "ownerEmail": "str", "timeoutPolicy": WORKFLOW_TIMEOUT_POLICIES,
     "timeoutSeconds": "long", "variables": "dict", "inputTemplate": "dict", "failureWorkflowVersion": "int",
-    "workflowStatusListenerSink": "str", "rateLimitConfig": "dict", "inputSchema": "dict",
-    "outputSchema": "dict", "enforceSchema": "bool", "metadata": "dict", "cacheConfig": "dict",
-    "maskedFields": "list",
+    "workflowStatusListenerSink": "str", "rateLimitConfig": _RATE_LIMIT_CONFIG, "inputSchema": _SCHEMA_DEF,
+    "outputSchema": _SCHEMA_DEF, "enforceSchema": "bool", "metadata": "dict", "cacheConfig": _CACHE_CONFIG,
+    "maskedFields": _STRINGS,
 }
 _WORKFLOW_TASK_FIELDS: dict[str, Any] = {
     "name": "str", "taskReferenceName": "str", "description": "str", "inputParameters": "dict",
     "type": "str", "dynamicTaskNameParam": "str", "caseValueParam": "str", "caseExpression": "str",
     "scriptExpression": "str", "decisionCases": "dict", "dynamicForkJoinTasksParam": "str",
     "dynamicForkTasksParam": "str", "dynamicForkTasksInputParamName": "str", "defaultCase": "list",
-    "forkTasks": "list", "startDelay": "int", "subWorkflowParam": "dict", "joinOn": "list", "sink": "str",
-    "optional": "bool", "taskDefinition": "dict", "rateLimited": "bool", "defaultExclusiveJoinTask": "list",
+    "forkTasks": "list", "startDelay": "int", "subWorkflowParam": "dict", "joinOn": _STRINGS, "sink": "str",
+    "optional": "bool", "taskDefinition": "dict", "rateLimited": "bool", "defaultExclusiveJoinTask": _STRINGS,
     "asyncComplete": "bool", "loopCondition": "str", "loopOver": "list", "items": "str", "retryCount": "int",
-    "evaluatorType": "str", "expression": "str", "onStateChange": "dict", "joinStatus": "str",
-    "cacheConfig": "dict", "permissive": "bool", "joinMode": JOIN_MODES, "metadata": "dict",
+    "evaluatorType": "str", "expression": "str", "onStateChange": _STATE_CHANGE_EVENTS, "joinStatus": "str",
+    "cacheConfig": _CACHE_CONFIG, "permissive": "bool", "joinMode": JOIN_MODES, "metadata": "dict",
 }
 _SUB_WORKFLOW_FIELDS: dict[str, Any] = {
     "name": "str", "version": "int", "taskToDomain": "dict", "idempotencyKey": "str",
@@ -156,16 +186,39 @@ def _kind_ok(value: Any, kind: Any) -> bool:
 
 
 def _check_types(data: Mapping[str, Any], spec: Mapping[str, Any], path: str, errors: list[FieldError]) -> None:
-    """Type-check known fields; unknown fields are accepted (Conductor ignores them)."""
+    """Type-check known fields, nested beans and list/map elements included; unknown fields
+    are accepted (Conductor ignores them). A missing or null field is not checked here."""
     for field, kind in spec.items():
         value = data.get(field)
-        if value is None or _kind_ok(value, kind):
-            continue
-        if isinstance(kind, tuple):
-            message = f"{field} must be one of {', '.join(kind)}"
+        if value is not None:
+            _check_value(value, kind, _join(path, field), field, errors)
+
+
+def _check_value(value: Any, kind: Any, path: str, label: str, errors: list[FieldError]) -> None:
+    if isinstance(kind, Nested):
+        if not isinstance(value, Mapping):
+            errors.append(FieldError(path, f"{label} must be an object", value))
         else:
-            message = f"{field} must be {_KIND_TEXT[kind]}"
-        errors.append(FieldError(_join(path, field), message, value))
+            _check_types(value, kind.spec, path, errors)
+    elif isinstance(kind, ListOf | MapOf):
+        container = list if isinstance(kind, ListOf) else Mapping
+        if not isinstance(value, container):
+            errors.append(FieldError(path, f"{label} must be {_KIND_TEXT['list' if container is list else 'dict']}", value))
+            return
+        items = enumerate(value) if isinstance(value, list) else value.items()
+        for key, item in items:
+            item_path = f"{path}[{key}]" if isinstance(key, int) else _join(path, key)
+            if item is None and isinstance(kind, ListOf):
+                # Jackson would keep the null; nothing reads one, and echoing it breaks typed clients.
+                errors.append(FieldError(item_path, f"{label} cannot hold null elements", None))
+            elif item is not None:
+                _check_value(item, kind.kind, item_path, label, errors)
+    elif not _kind_ok(value, kind):
+        if isinstance(kind, tuple):
+            message = f"{label} must be one of {', '.join(kind)}"
+        else:
+            message = f"{label} must be {_KIND_TEXT[kind]}"
+        errors.append(FieldError(path, message, value))
 
 
 def _number(data: Mapping[str, Any], field: str, spec: Mapping[str, Any]) -> int | None:
@@ -404,10 +457,6 @@ def validate_workflow_def(
         errors.append(FieldError(_join(path, "schemaVersion"), message, schema_version))
     if owner_email_mandatory and not _not_empty(data.get("ownerEmail")):
         errors.append(FieldError(_join(path, "ownerEmail"), "ownerEmail cannot be empty", data.get("ownerEmail")))
-    rate_limit = data.get("rateLimitConfig")
-    if isinstance(rate_limit, Mapping):
-        spec = {"rateLimitKey": "str", "concurrentExecLimit": "int", "policy": RATE_LIMIT_POLICIES}
-        _check_types(rate_limit, spec, _join(path, "rateLimitConfig"), errors)
 
     tasks = data.get("tasks")
     tasks_path = _join(path, "tasks")

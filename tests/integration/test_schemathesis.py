@@ -86,26 +86,7 @@ FIXED_QUERY: dict[str, dict[str, Any]] = {
 # Reported server bugs, tolerated until fixed: (regex found in the failure report, why). A report
 # (one response: every check it failed, the answer and a curl line) matching none still fails the
 # test; a bug that no longer shows up is reported as a warning, so its entry can go. Goal: empty.
-KNOWN_FAILURES: list[tuple[str, str]] = [
-    (
-        r"datatype mismatch",
-        "SQLite: an integer query parameter beyond 64 bits (start/count ~1e20 on the searches, "
-        "/admin/task/{type}, /workflow/{id}/tasks) answers 500; wire.query_int should refuse values "
-        "outside Java's int range with 400",
-    ),
-    (
-        r"too large to convert to SQLite INTEGER",
-        "SQLite: a Java long near its maximum (WorkflowDef.timeoutSeconds, TaskResult.callbackAfterSeconds) "
-        "overflows the epoch-ms deadline computed from it: 500 instead of 200",
-    ),
-    (
-        r"Schema at /components/schemas/(SchemaDef|RateLimitConfig|CacheConfig|StateChangeEvent)/"
-        r"|Schema at /components/schemas/\w+/properties/"
-        r"(inputParameters|maskedFields|inputKeys|outputKeys|runtimeMetadata|joinOn|defaultExclusiveJoinTask)/items:",
-        "definitions keep nested beans and list elements unchecked (SchemaDef, RateLimitConfig, CacheConfig, "
-        "list-of-string items) and print them back as sent, wrong types and nulls included",
-    ),
-]
+KNOWN_FAILURES: list[tuple[str, str]] = []
 
 JSON = "application/json"
 

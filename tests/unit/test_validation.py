@@ -121,6 +121,13 @@ INVALID_TASK_DEFS = [
     ({"name": "t", "totalTimeoutSeconds": -1}, "taskDef.totalTimeoutSeconds", "TaskDef totalTimeoutSeconds: 0 must be >= 0"),
     ({"name": "t", "inputTemplate": []}, "taskDef.inputTemplate", "inputTemplate must be an object"),
     ({"name": 5}, "taskDef.name", "name must be a string"),
+    # Nested beans and list elements are typed too.
+    ({"name": "t", "inputKeys": ["a", 3]}, "taskDef.inputKeys[1]", "inputKeys must be a string"),
+    ({"name": "t", "outputKeys": "a"}, "taskDef.outputKeys", "outputKeys must be a list"),
+    ({"name": "t", "runtimeMetadata": [None]}, "taskDef.runtimeMetadata[0]", "runtimeMetadata cannot hold null elements"),
+    ({"name": "t", "inputSchema": "s"}, "taskDef.inputSchema", "inputSchema must be an object"),
+    ({"name": "t", "inputSchema": {"name": "s", "version": "1"}}, "taskDef.inputSchema.version", "version must be an integer"),
+    ({"name": "t", "outputSchema": {"type": "XML"}}, "taskDef.outputSchema.type", "type must be one of JSON, AVRO, PROTOBUF"),
 ]
 
 
@@ -175,6 +182,13 @@ INVALID_WORKFLOW_DEFS = [
     (wf(restartable="yes"), "workflowDef.restartable", "restartable must be a boolean"),
     (wf(rateLimitConfig={"policy": "DROP"}), "workflowDef.rateLimitConfig.policy", "policy must be one of QUEUE, REJECT"),
     (wf(tasks=["t1"]), "workflowDef.tasks[0]", "WorkflowTask must be a JSON object"),
+    (wf(rateLimitConfig={"concurrentExecLimit": "2"}), "workflowDef.rateLimitConfig.concurrentExecLimit",
+     "concurrentExecLimit must be an integer"),
+    (wf(cacheConfig={"key": 1}), "workflowDef.cacheConfig.key", "key must be a string"),
+    (wf(cacheConfig={"ttlInSecond": 1.5}), "workflowDef.cacheConfig.ttlInSecond", "ttlInSecond must be an integer"),
+    (wf(inputParameters=["a", {"b": 1}]), "workflowDef.inputParameters[1]", "inputParameters must be a string"),
+    (wf(maskedFields=[None]), "workflowDef.maskedFields[0]", "maskedFields cannot hold null elements"),
+    (wf(inputSchema={"data": []}), "workflowDef.inputSchema.data", "data must be an object"),
 ]
 
 
@@ -290,6 +304,10 @@ INVALID_TASK_FIELDS = [
     (task(taskDefinition={"name": "t1", "retryCount": "x"}), "taskDefinition.retryCount", "retryCount must be an integer"),
     (task(taskDefinition={"retryLogic": "NEVER"}), "taskDefinition.retryLogic", "retryLogic must be one of FIXED, EXPONENTIAL_BACKOFF, LINEAR_BACKOFF"),
     (task(taskDefinition="t1"), "taskDefinition", "taskDefinition must be an object"),
+    (task(cacheConfig={"key": ["k"]}), "cacheConfig.key", "key must be a string"),
+    (task(onStateChange={"onStart": [{"type": 1}]}), "onStateChange.onStart[0].type", "type must be a string"),
+    (task(onStateChange={"onStart": {"type": "x"}}), "onStateChange.onStart", "onStateChange must be a list"),
+    (task(onStateChange=[]), "onStateChange", "onStateChange must be an object"),
 ]
 
 
