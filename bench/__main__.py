@@ -9,7 +9,12 @@ consuming Baton's queues and ``bench.raw``) serves every experiment:
    records its publish time (stamped in the message headers) and start time in Redis;
 2. Baton: workflows of three SIMPLE ``bench_noop`` tasks started with ``workflow_start`` from
    this process, polled in the database every 50 ms until COMPLETED;
-3. low load: one chain / one workflow at a time, each waited for.
+3. low load: one chain / one workflow at a time, each waited for, chains and workflows alternating.
+
+Throughput runs in ``--rounds`` turns (raw, then Baton, then raw again...), and the target is
+judged on the median of the rounds' ratios: this machine's speed drifts by tens of percent over
+minutes, which a single raw run followed by a single Baton run would read as a difference
+between the two.
 
 Plus an in-process run (no broker, no worker) that counts SQL statements and commits per
 transition and, with ``--profile``, profiles the transition code.
@@ -51,12 +56,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--workflows", type=int, default=1000, help="Baton workflows in the throughput run (default 1000)")
     p.add_argument("--chains", type=int, default=2000, help="raw Celery chains in the throughput run (default 2000)")
     p.add_argument("--low-load", type=int, default=50, help="workflows and chains run one at a time (default 50)")
+    p.add_argument("--rounds", type=int, default=3, help="raw/Baton throughput turns, alternating (default 3)")
     p.add_argument("--concurrency", type=int, default=2, help="worker pool processes (default 2)")
     p.add_argument("--quick", action="store_true", help="small numbers for a smoke run (< 30 s)")
     p.add_argument("--profile", action="store_true", help="cProfile the in-process transitions and the worker's Baton tasks")
     p.add_argument("--show-sql", action="store_true", help="print the SQL statements of one workflow")
     p.add_argument("--debug", action="store_true", help="run Django with DEBUG on (as `make run` does by default)")
     args = p.parse_args(argv)
+    args.rounds = max(1, min(args.rounds, args.workflows, args.chains))
     if args.quick:
         args.workflows, args.chains, args.low_load = min(args.workflows, 100), min(args.chains, 200), min(args.low_load, 15)
     return args

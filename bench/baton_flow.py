@@ -81,6 +81,20 @@ class BatonResult:
     not_completed: dict[str, int] = field(default_factory=dict)
 
 
+def merge(results: list[BatonResult]) -> BatonResult:
+    """Several runs as one: counts, times and samples added up."""
+    not_completed: dict[str, int] = {}
+    for r in results:
+        for status, n in r.not_completed.items():
+            not_completed[status] = not_completed.get(status, 0) + n
+    return BatonResult(
+        workflows=sum(r.workflows for r in results), transitions=sum(r.transitions for r in results),
+        seconds=sum(r.seconds for r in results), start_seconds=sum(r.start_seconds for r in results),
+        step_ms=[v for r in results for v in r.step_ms], sched_ms=[v for r in results for v in r.sched_ms],
+        queue_ms=[v for r in results for v in r.queue_ms], not_completed=not_completed,
+    )
+
+
 def _start(tag: str) -> str:
     return workflow_start(name=WORKFLOW, input={}, correlation_id=tag, actor="bench")
 

@@ -27,6 +27,16 @@ class RawResult:
     missing: int = 0
 
 
+def merge(results: list[RawResult]) -> RawResult:
+    """Several runs as one: counts, times and samples added up."""
+    return RawResult(
+        chains=sum(r.chains for r in results), hops=sum(r.hops for r in results),
+        seconds=sum(r.seconds for r in results), publish_seconds=sum(r.publish_seconds for r in results),
+        queue_ms=[v for r in results for v in r.queue_ms], step_ms=[v for r in results for v in r.step_ms],
+        missing=sum(r.missing for r in results),
+    )
+
+
 def reset(client: redis.Redis) -> None:
     client.delete(HOPS_KEY, DONE_KEY)
 

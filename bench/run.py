@@ -39,6 +39,12 @@ class Cpu:
             self.machine - other.machine, self.wall - other.wall,
         )
 
+    def __add__(self, other: Cpu) -> Cpu:
+        return Cpu(
+            self.worker + other.worker, self.bench + other.bench, self.broker + other.broker, self.db + other.db,
+            self.machine + other.machine, self.wall + other.wall,
+        )
+
     @property
     def others_cores(self) -> float:
         """Average cores used by processes that are not part of the benchmark during the phase."""
@@ -126,17 +132,35 @@ def run(args: argparse.Namespace, state_dir: Path, *, embedded_broker: bool) -> 
         raw_chain.run_throughput(app, client, 20 if args.quick else 200, timeout=60)
         baton_flow.run_throughput(10 if args.quick else 100)
 
-        _phase(f"raw Celery throughput: {args.chains} chains of 3")
-        raw_tp, raw_cpu = measured(lambda: raw_chain.run_throughput(app, client, args.chains, timeout=120 + args.chains * 0.05))
-        _check_worker(worker)
+        # Raw Celery and Baton take turns, round by round: this machine's speed drifts over
+        # minutes (the same raw run varies by half), and each round compares the two under
+        # the same conditions. The target is judged on the median of the rounds' ratios.
+        raw_rounds: list[raw_chain.RawResult] = []
+        baton_rounds: list[baton_flow.BatonResult] = []
+        raw_cpu, baton_cpu = Cpu(), Cpu()
+        for r in range(args.rounds):
+            chains, flows = _share(args.chains, args.rounds, r), _share(args.workflows, args.rounds, r)
+            _phase(f"round {r + 1}/{args.rounds}: raw Celery throughput, {chains} chains of 3")
+            result, used = measured(lambda n=chains: raw_chain.run_throughput(app, client, n, timeout=120 + n * 0.05))
+            raw_rounds.append(result)
+            raw_cpu += used
+            _check_worker(worker)
+            baton_flow.vacuum()
+            _phase(f"round {r + 1}/{args.rounds}: Baton throughput, {flows} workflows of 3 tasks")
+            result, used = measured(lambda n=flows: baton_flow.run_throughput(n))
+            baton_rounds.append(result)
+            baton_cpu += used
+            _check_worker(worker)
+        raw_tp, baton_tp = raw_chain.merge(raw_rounds), baton_flow.merge(baton_rounds)
+        round_ratios = [report.throughput_ratio(rr, br) for rr, br in zip(raw_rounds, baton_rounds, strict=True)]
+        _phase(f"low load: {args.low_load} chains and {args.low_load} workflows, one at a time, alternating")
         baton_flow.vacuum()
-        _phase(f"Baton throughput: {args.workflows} workflows of 3 tasks")
-        baton_tp, baton_cpu = measured(lambda: baton_flow.run_throughput(args.workflows))
-        _check_worker(worker)
-        _phase(f"low load: {args.low_load} chains, then {args.low_load} workflows, one at a time")
-        raw_ll = raw_chain.run_serial(app, client, args.low_load)
-        baton_flow.vacuum()
-        baton_ll = baton_flow.run_serial(args.low_load)
+        raw_serial: list[raw_chain.RawResult] = []
+        baton_serial: list[baton_flow.BatonResult] = []
+        for _ in range(args.low_load):
+            raw_serial.append(raw_chain.run_serial(app, client, 1))
+            baton_serial.append(baton_flow.run_serial(1))
+        raw_ll, baton_ll = raw_chain.merge(raw_serial), baton_flow.merge(baton_serial)
         _check_worker(worker)
     finally:
         worker.stop()
@@ -154,7 +178,7 @@ def run(args: argparse.Namespace, state_dir: Path, *, embedded_broker: bool) -> 
                 + (f"\n{vacuum_note}" if vacuum_note else "")
             ),
             raw_tp=raw_tp, raw_cpu=raw_cpu, baton_tp=baton_tp, baton_cpu=baton_cpu, raw_ll=raw_ll, baton_ll=baton_ll,
-            stmt=stmt, inproc=inproc, probe=probe, db_cpu_measured=local_pg,
+            stmt=stmt, inproc=inproc, probe=probe, db_cpu_measured=local_pg, round_ratios=round_ratios,
         )
     )
     if args.profile:
@@ -164,6 +188,11 @@ def run(args: argparse.Namespace, state_dir: Path, *, embedded_broker: bool) -> 
         print(worker_profile or "(no worker profile was written)")
     problems = raw_tp.missing + raw_ll.missing + sum(baton_tp.not_completed.values()) + sum(baton_ll.not_completed.values())
     return 1 if problems else 0
+
+
+def _share(total: int, parts: int, index: int) -> int:
+    """Part ``index`` of ``total`` split into ``parts`` nearly equal whole parts."""
+    return total // parts + (1 if index < total % parts else 0)
 
 
 def _phase(text: str) -> None:
