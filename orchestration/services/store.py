@@ -16,6 +16,7 @@ from collections import OrderedDict
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from psycopg.pq import ExecStatus
 
 from orchestration.definitions.model import WorkflowDefinition
 from orchestration.engine.state import TaskState, WorkflowState
@@ -192,7 +193,10 @@ def run_batch(statements: list[tuple[str, Any]], *, fetch: bool = False) -> list
             raw = cursor.cursor  # psycopg's client-side binding cursor: renders the arguments
             cursor.execute(marker + ";\n".join(raw.mogrify(sql, params) for sql, params in todo))
             while True:
-                out.append(raw.fetchall() if fetch and raw.description is not None else raw.rowcount)
+                # The result's status, not cursor.description: that builds a Column object per
+                # column on every call, which showed up in the worker's profile.
+                rows = fetch and raw.pgresult is not None and raw.pgresult.status == ExecStatus.TUPLES_OK
+                out.append(raw.fetchall() if rows else raw.rowcount)
                 if not raw.nextset():
                     break
             return out
