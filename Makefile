@@ -31,8 +31,10 @@ test: venv
 lint: venv
 	$(VPY) -m ruff check .
 
+# Baton against raw Celery (ARGS go to this one), then REST workers against Celery-native ones.
 bench: venv
 	$(VPY) -m bench $(ARGS)
+	$(VPY) -m bench.rest_workers
 
 # Removes the virtualenv and the local state in .baton/ (SQLite database, broker socket, logs).
 clean:
