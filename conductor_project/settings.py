@@ -97,9 +97,20 @@ STATIC_URL = "static/"
 STATIC_ROOT = STATE_DIR / "static"
 
 if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
-    # Persistent connections are checked before reuse, so one that the server dropped is
-    # replaced instead of failing the next request or task.
+    # Connections are checked before reuse, so one that the server dropped is replaced instead
+    # of failing the next request or task.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and _env_bool("BATON_DB_POOL", True):
+    # A connection pool per process. Under ASGI Django runs every request in a thread of its
+    # own, so per-thread persistent connections meant a new server backend (and new prepared
+    # statements) for every API call; pooled ones are shared by the threads. Celery workers
+    # take theirs from the pool too. BATON_DB_POOL=false returns to per-thread connections.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # required by Django's pool
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": int(os.environ.get("BATON_DB_POOL_MAX_SIZE", "20")),
+        "timeout": 30,
+    }
 
 # Celery's Django fixup closes every database connection around every task unless this is set:
 # on PostgreSQL that is a new server backend per task transition, which cost more CPU than

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery import current_app
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Q
 from kombu import Connection, Consumer, Message, Queue
 from kombu.common import maybe_declare
@@ -71,6 +71,7 @@ def task_poll(
     if claimed or timeout_ms <= 0:
         return claimed
     deadline = time.monotonic() + timeout_ms / 1000
+    _release_pooled_connection()
     while not claimed:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -85,6 +86,14 @@ def task_poll(
     if len(claimed) < count:
         claimed += _claim_due(queue_name, count - len(claimed), worker_id)
     return claimed
+
+
+def _release_pooled_connection() -> None:
+    """Give a pooled database connection back before waiting on the broker for up to seconds:
+    long polls would otherwise hold a pool's connections while doing nothing with them. The
+    next query takes one from the pool again (no new server backend)."""
+    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+        connection.close()
 
 
 def _record_poll(*, task_type: str, domain: str | None, worker_id: str | None, queue_name: str) -> None:
