@@ -12,7 +12,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import Any
 
@@ -118,28 +118,48 @@ class _OneClientTransport(kombu_redis.Transport):
     Channel = _OneClientChannel
 
 
-_local = threading.local()
+# Idle producers of this process, each on its own connection (a kombu channel is not
+# thread-safe, so a producer serves one thread at a time). A pool, not a thread-local: Django
+# under ASGI runs each request's sync code in a thread of its own.
+_idle: list[tuple[tuple[int, str], Any]] = []
+_idle_lock = threading.Lock()
+_MAX_IDLE = 8
+
+
+def _new_producer(app: Any, url: str) -> Any | None:
+    """A producer on a connection of Baton's own, or None where Celery's pool serves better
+    (brokers other than plain Redis, TLS included)."""
+    connection = Connection(url, transport_options=dict(app.conf.broker_transport_options or {}))
+    if connection.transport_cls != "redis" or connection.ssl:
+        return None
+    connection.transport_cls = _OneClientTransport  # before it connects: same URL, same options
+    return connection.Producer()
 
 
 @contextmanager
 def _producer() -> Iterator[Any]:
-    """A producer for this thread: on Redis, one kept per thread and process on a connection
-    of Baton's own (kombu channels are not thread-safe); on other brokers Celery's pooled one."""
+    """A producer for the caller alone: on Redis one of Baton's pool, otherwise Celery's."""
     app = current_app
-    url = app.conf.broker_url
-    held = getattr(_local, "producer", None)
-    if held is not None and held[0] == (os.getpid(), url):
-        yield held[1]
+    key = (os.getpid(), app.conf.broker_url)
+    with _idle_lock:
+        producer = next((p for k, p in _idle if k == key), None)
+        if producer is not None:
+            _idle.remove((key, producer))
+    if producer is None:
+        producer = _new_producer(app, key[1])
+    if producer is None:
+        with app.producer_or_acquire() as pooled:
+            yield pooled
         return
-    connection = Connection(url, transport_options=dict(app.conf.broker_transport_options or {}))
-    if connection.transport_cls != "redis" or connection.ssl:
-        # Not plain Redis (TLS included): Celery's own set-up and producer pool.
-        with app.producer_or_acquire() as producer:
-            yield producer
-        return
-    connection.transport_cls = _OneClientTransport  # before it connects: same URL, same options
-    held = _local.producer = ((os.getpid(), url), connection.Producer())
-    yield held[1]
+    try:
+        yield producer
+    except BaseException:
+        with suppress(Exception):  # its connection may be broken: close it, never reuse it
+            producer.connection.release()
+        raise
+    with _idle_lock:
+        if len(_idle) < _MAX_IDLE:
+            _idle.append((key, producer))
 
 
 def publish_tasks(messages: Iterable[tuple[str, str, str]]) -> None:
@@ -150,7 +170,6 @@ def publish_tasks(messages: Iterable[tuple[str, str, str]]) -> None:
             for task_id, queue_name, task_type in messages:
                 _publish(producer, worker_task_name(task_type), task_id, broker_queue(queue_name))
     except Exception:  # broker down: the sweeper will publish again
-        _local.producer = None  # start from a fresh connection next time
         log.warning("could not publish task messages; the sweeper will retry", exc_info=True)
 
 
@@ -159,5 +178,4 @@ def publish_decide(workflow_id: str) -> None:
         with _producer() as producer:
             _publish(producer, DECIDE_TASK, workflow_id, DECIDE_QUEUE)
     except Exception:
-        _local.producer = None
         log.warning("could not publish decide for %s; the sweeper will retry", workflow_id, exc_info=True)

@@ -44,7 +44,7 @@ def test_task_and_decide_messages_are_celery_task_messages(redis_client: redis.R
     assert messages[0][0]["id"] != messages[1][0]["id"]
 
 
-def test_publishing_from_threads_uses_a_producer_per_thread(redis_client: redis.Redis) -> None:
+def test_threads_publishing_at_once_share_the_producers_safely(redis_client: redis.Redis) -> None:
     task_type = f"dispatch_{uuid.uuid4().hex[:8]}"
     queue = dispatch.broker_queue(task_type)
     errors: list[BaseException] = []
@@ -94,3 +94,26 @@ def test_a_broker_that_is_down_loses_the_message_quietly_and_the_next_publish_re
         assert [body[0] for _, body in _receive(queue, 1)] == [["kept"]]
     finally:
         redis_client.delete(queue)
+
+
+def test_a_new_thread_reuses_an_idle_producer(redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Django under ASGI runs every request in a thread of its own: a producer (and its broker
+    connection) per thread would mean a new connection per request."""
+    task_type = f"dispatch_{uuid.uuid4().hex[:8]}"
+    created: list[str] = []
+    real_new = dispatch._new_producer
+
+    def counting_new(app: object, url: str) -> object:
+        created.append(url)
+        return real_new(app, url)
+
+    monkeypatch.setattr(dispatch, "_new_producer", counting_new)
+    try:
+        for i in range(5):
+            thread = threading.Thread(target=dispatch.publish_tasks, args=([(f"t{i}", task_type, task_type)],))
+            thread.start()
+            thread.join(10)
+        assert redis_client.llen(dispatch.broker_queue(task_type)) == 5
+        assert len(created) <= 1
+    finally:
+        redis_client.delete(dispatch.broker_queue(task_type))
