@@ -26,11 +26,13 @@ def available() -> bool:
 
 
 @cache
-def _claim_statement() -> str:
+def _claim_statement(in_queue: bool = False) -> str:
     history = History._meta.db_table
     # Tasks that carry concurrency/rate limits are excluded: their claim must be checked and
     # possibly rolled back in a transaction (services.tasks.task_claim falls back to it).
-    update = claim_sql(extra_condition="AND extra -> '_limits' IS NULL")
+    # ``in_queue``: a poller only takes tasks of the queue it polls.
+    queue = " AND queue_name = %(queue)s" if in_queue else ""
+    update = claim_sql(extra_condition=f"AND extra -> '_limits' IS NULL{queue}")
     return f"""
         WITH claimed AS ({update}),
         logged AS (
@@ -41,11 +43,14 @@ def _claim_statement() -> str:
     """
 
 
-def claim(*, task_id: str, worker_id: str | None, now: int) -> dict[str, Any] | None:
-    """The claim of an unlimited task in one statement; None if it did not apply (the caller
-    then takes the transactional path, which also tells a stale message from a limited task)."""
+def claim(*, task_id: str, worker_id: str | None, now: int, queue_name: str | None = None) -> dict[str, Any] | None:
+    """The claim of an unlimited task in one statement (of queue ``queue_name``, if given);
+    None if it did not apply (the caller then takes the transactional path, which also tells a
+    stale message from a limited task)."""
     params = {"now": now, "worker": worker_id, "id": task_id, "actor": f"worker:{worker_id}" if worker_id else "worker"}
-    rows = run_batch([(_claim_statement(), params)], fetch=True)[0]
+    if queue_name is not None:
+        params["queue"] = queue_name
+    rows = run_batch([(_claim_statement(queue_name is not None), params)], fetch=True)[0]
     return decode_task_row(dict(zip(CLAIM_COLUMNS, rows[0], strict=True))) if rows else None
 
 

@@ -34,7 +34,7 @@ from kombu.exceptions import KombuError
 from orchestration import dispatch
 from orchestration.definitions.model import SYSTEM_TASK_TYPES
 from orchestration.models import PollData, Task
-from orchestration.services import limits, store
+from orchestration.services import fastpath, limits, store
 from orchestration.services.errors import BadRequest
 from orchestration.services.tasks import record_poll
 from orchestration.services.workflows import now_ms, redispatch_grace_ms
@@ -151,11 +151,21 @@ def _claim_ids(task_ids: list[str], queue_name: str, worker_id: str | None) -> l
     if not task_ids:
         return []
     now = now_ms()
-    candidates = (
-        Task.objects.filter(pk__in=set(task_ids), queue_name=queue_name).alias(due_at=_DUE_AT).filter(_claimable(now))
-    )
+    claimed: list[dict[str, Any]] = []
+    rest = list(dict.fromkeys(task_ids))
+    if fastpath.available():
+        # Each in one statement (PostgreSQL); what that does not claim (a limited task, or a
+        # stale message) goes the transactional way below, which tells them apart.
+        fast = [fastpath.claim(task_id=t, worker_id=worker_id, now=now, queue_name=queue_name) for t in rest]
+        claimed = [row for row in fast if row is not None]
+        rest = [t for t, row in zip(rest, fast, strict=True) if row is None]
+    if rest:
+        candidates = (
+            Task.objects.filter(pk__in=set(rest), queue_name=queue_name).alias(due_at=_DUE_AT).filter(_claimable(now))
+        )
+        claimed += _claim_rows(candidates, worker_id, now)
     order = {task_id: i for i, task_id in enumerate(task_ids)}  # keep the broker's order
-    return sorted(_claim_rows(candidates, worker_id, now), key=lambda row: order[row["id"]])
+    return sorted(claimed, key=lambda row: order[row["id"]])
 
 
 def _claim_due(queue_name: str, limit: int, worker_id: str | None) -> list[dict[str, Any]]:
