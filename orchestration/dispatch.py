@@ -158,6 +158,8 @@ def _producer() -> Iterator[Any]:
             producer.connection.release()
         raise
     with _idle_lock:
+        # A forked child inherits its parent's idle list; those producers are not its own.
+        _idle[:] = [(k, p) for k, p in _idle if k[0] == key[0]]
         if len(_idle) < _MAX_IDLE:
             _idle.append((key, producer))
 
