@@ -95,8 +95,8 @@ def merge(results: list[BatonResult]) -> BatonResult:
     )
 
 
-def _start(tag: str) -> str:
-    return workflow_start(name=WORKFLOW, input={}, correlation_id=tag, actor="bench")
+def _start(tag: str, workflow: str = WORKFLOW) -> str:
+    return workflow_start(name=workflow, input={}, correlation_id=tag, actor="bench")
 
 
 def _finished(tag: str) -> int:
@@ -140,13 +140,14 @@ def _collect(tag: str, n: int, t0_ms: int, seconds_fallback: float, start_second
     return result
 
 
-def run_throughput(n: int, stall_timeout: float = 30.0) -> BatonResult:
-    """Start ``n`` workflows back to back from this process, then poll the database every
-    50 ms until all are terminal (or nothing has finished for ``stall_timeout`` seconds)."""
+def run_throughput(n: int, stall_timeout: float = 30.0, workflow: str = WORKFLOW) -> BatonResult:
+    """Start ``n`` workflows (of ``workflow``) back to back from this process, then poll the
+    database every 50 ms until all are terminal (or nothing has finished for ``stall_timeout``
+    seconds)."""
     tag = "bench-" + uuid.uuid4().hex[:10]
     t0 = time.time()
     for _ in range(n):
-        _start(tag)
+        _start(tag, workflow)
     start_seconds = time.time() - t0
     done, last_progress = -1, time.monotonic()
     while True:

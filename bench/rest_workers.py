@@ -160,27 +160,10 @@ def _drop_rest_queue() -> None:
 
 
 def _rest_throughput(n: int, stall_timeout: float = 30.0):  # type: ignore[no-untyped-def]
-    """As ``baton_flow.run_throughput`` but for the REST workflow."""
-    from bench.baton_flow import TERMINAL, _collect
-    from orchestration.models import Workflow
-    from orchestration.services.workflows import workflow_start
+    """``baton_flow.run_throughput`` for the REST workflow."""
+    from bench.baton_flow import run_throughput
 
-    tag = "bench-rest-" + uuid.uuid4().hex[:10]
-    t0 = time.time()
-    for _ in range(n):
-        workflow_start(name=REST_WORKFLOW, input={}, correlation_id=tag, actor="bench")
-    start_seconds = time.time() - t0
-    done, last_progress = -1, time.monotonic()
-    while True:
-        now_done = Workflow.objects.filter(correlation_id=tag, status__in=TERMINAL).count()
-        if now_done >= n:
-            break
-        if now_done != done:
-            done, last_progress = now_done, time.monotonic()
-        elif time.monotonic() - last_progress > stall_timeout:
-            break
-        time.sleep(0.05)
-    return _collect(tag, n, int(t0 * 1000), time.time() - t0, start_seconds)
+    return run_throughput(n, stall_timeout, workflow=REST_WORKFLOW)
 
 
 class _LongPoller(threading.Thread):
