@@ -126,12 +126,20 @@ _idle_lock = threading.Lock()
 _MAX_IDLE = 8
 
 
+@lru_cache(maxsize=8)
+def _plain_redis(url: str) -> bool:
+    """Whether the broker at ``url`` is Redis without TLS (decided once per URL, so a publish
+    to another broker builds no connection object only to learn that again)."""
+    connection = Connection(url)
+    return connection.transport_cls == "redis" and not connection.ssl
+
+
 def _new_producer(app: Any, url: str) -> Any | None:
     """A producer on a connection of Baton's own, or None where Celery's pool serves better
     (brokers other than plain Redis, TLS included)."""
-    connection = Connection(url, transport_options=dict(app.conf.broker_transport_options or {}))
-    if connection.transport_cls != "redis" or connection.ssl:
+    if not _plain_redis(url):
         return None
+    connection = Connection(url, transport_options=dict(app.conf.broker_transport_options or {}))
     connection.transport_cls = _OneClientTransport  # before it connects: same URL, same options
     return connection.Producer()
 
