@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Iterator
 
+import pytest
+import redis
+
+from orchestration import dispatch
+from orchestration.models import Task
 from orchestration.testing import Clock, install_clock
 
 
@@ -11,3 +16,17 @@ from orchestration.testing import Clock, install_clock
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The services' clock, which the test moves forward instead of sleeping."""
     return install_clock(monkeypatch)
+
+
+@pytest.fixture
+def drop_own_messages(redis_client: redis.Redis) -> Iterator[None]:
+    """Take the test's task messages off the shared broker queues afterwards, for modules
+    whose tests publish but run no consumer."""
+    yield
+    by_queue: dict[str, set[bytes]] = {}
+    for task_id, queue_name in Task.objects.values_list("id", "queue_name"):
+        by_queue.setdefault(dispatch.broker_queue(queue_name), set()).add(task_id.encode())
+    for queue, ids in by_queue.items():
+        for raw in redis_client.lrange(queue, 0, -1):
+            if any(task_id in raw for task_id in ids):
+                redis_client.lrem(queue, 0, raw)

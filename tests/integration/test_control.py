@@ -14,15 +14,13 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import redis
 from django.db import close_old_connections, connection
 from django.test import Client
 
-from orchestration import dispatch
 from orchestration.models import DecideRequest, History, Task, TaskLog, Workflow
 from orchestration.services import control as control_services
 from orchestration.services import store
@@ -31,7 +29,7 @@ from orchestration.services.tasks import task_claim, task_update
 from orchestration.services.workflows import workflow_decide, workflow_start
 from orchestration.testing import Clock
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("drop_own_messages")]
 
 JSON = "application/json"
 TERMINAL = ("COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED")
@@ -49,19 +47,6 @@ def unique(prefix: str) -> str:
 def _no_auth(settings: Any) -> None:
     # Authentication and roles are tested in test_auth; here every call is a trusted operator.
     settings.BATON = {**settings.BATON, "AUTH_ENABLED": False}
-
-
-@pytest.fixture(autouse=True)
-def _drop_own_messages(redis_client: redis.Redis) -> Iterator[None]:
-    """Take this test's task messages off the shared broker queues (nobody consumes them here)."""
-    yield
-    by_queue: dict[str, set[bytes]] = {}
-    for task_id, queue_name in Task.objects.values_list("id", "queue_name"):
-        by_queue.setdefault(dispatch.broker_queue(queue_name), set()).add(task_id.encode())
-    for queue, ids in by_queue.items():
-        for raw in redis_client.lrange(queue, 0, -1):
-            if any(task_id in raw for task_id in ids):
-                redis_client.lrem(queue, 0, raw)
 
 
 def simple(task_type: str, ref: str, **extra: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -35,7 +35,7 @@ from orchestration.testing import Clock
 from workers import examples
 from workers.runtime import InProgress, _worker_id, execute
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("drop_own_messages")]
 
 EXAMPLES = settings.BASE_DIR / "workers" / "examples" / "definitions"
 WORKER_ACTOR = f"worker:{_worker_id()}"
@@ -45,19 +45,6 @@ EXAMPLE_WORKERS: dict[str, Callable[..., Any]] = {
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _drop_own_messages(redis_client: redis.Redis) -> Iterator[None]:
-    """Take this test's task messages off the shared broker queues (nobody consumes them here)."""
-    yield
-    by_queue: dict[str, set[bytes]] = {}
-    for task_id, queue_name in Task.objects.values_list("id", "queue_name"):
-        by_queue.setdefault(dispatch.broker_queue(queue_name), set()).add(task_id.encode())
-    for queue, ids in by_queue.items():
-        for raw in redis_client.lrange(queue, 0, -1):
-            if any(task_id in raw for task_id in ids):
-                redis_client.lrem(queue, 0, raw)
 
 
 @pytest.fixture
