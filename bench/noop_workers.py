@@ -21,12 +21,12 @@ import atexit
 import os
 import time
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
 
 import redis
 from celery import signals
 
 from conductor_project.celery import app
+from conductor_project.embedded_redis import client_for_broker_url
 from orchestration.dispatch import queue_decl
 from workers.runtime import worker_task
 
@@ -37,17 +37,6 @@ DONE_KEY = "baton-bench:raw:done"
 HEADER = "bench_published"
 
 
-def redis_from_url(url: str) -> redis.Redis:
-    """A client on a Celery broker URL: redis-py's schemes plus kombu's ``redis+socket://``."""
-    parsed = urlparse(url)
-    if parsed.scheme == "redis+socket":
-        vhost = parse_qs(parsed.query).get("virtual_host", ["0"])[0].strip("/") or "0"
-        return redis.Redis(unix_socket_path=unquote(parsed.path), db=int(vhost))
-    if parsed.scheme in {"redis", "rediss", "unix"}:
-        return redis.Redis.from_url(url)
-    raise ValueError(f"the benchmark needs a Redis broker, not {url}")
-
-
 _client: tuple[int, redis.Redis] | None = None
 
 
@@ -56,7 +45,7 @@ def _redis() -> redis.Redis:
     global _client
     pid = os.getpid()
     if _client is None or _client[0] != pid:
-        _client = (pid, redis_from_url(str(app.conf.broker_url)))
+        _client = (pid, client_for_broker_url(str(app.conf.broker_url)))
     return _client[1]
 
 

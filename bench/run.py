@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 from django.conf import settings
 
 from bench import baton_flow, raw_chain, report, statements
-from bench.noop_workers import DONE_KEY, RAW_QUEUE, redis_from_url
+from bench.noop_workers import DONE_KEY, RAW_QUEUE
 from bench.procs import Worker, machine_busy_cpu, postgres_cpu, self_cpu, tree_cpu
 from conductor_project.celery import app
+from conductor_project.embedded_redis import client_for_broker_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -71,7 +72,7 @@ def _describe_db() -> str:
 
 def run(args: argparse.Namespace, state_dir: Path, *, embedded_broker: bool) -> int:
     app.finalize(auto=True)  # imports the worker modules and sets up Baton's queues
-    client = redis_from_url(str(app.conf.broker_url))
+    client = client_for_broker_url(str(app.conf.broker_url))
     queues = [q.name for q in app.conf.task_queues] + [RAW_QUEUE]
     local_pg = _local_postgres()
 

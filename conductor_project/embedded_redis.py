@@ -15,6 +15,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
 
 import redis
 from redis.backoff import NoBackoff
@@ -139,3 +140,16 @@ def _tail(path: Path, lines: int = 20) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def client_for_broker_url(url: str) -> redis.Redis:
+    """A redis client for a Celery broker URL: ``redis://``, ``rediss://``, ``unix://`` as redis-py
+    reads them, plus kombu's ``redis+socket:///path[?virtual_host=N]`` (the embedded broker's
+    form), which redis-py does not. ValueError for a broker that is not Redis."""
+    parsed = urlparse(url)
+    if parsed.scheme == "redis+socket":
+        vhost = parse_qs(parsed.query).get("virtual_host", ["0"])[0].strip("/") or "0"
+        return redis.Redis(unix_socket_path=unquote(parsed.path), db=int(vhost))
+    if parsed.scheme in {"redis", "rediss", "unix"}:
+        return redis.Redis.from_url(url)
+    raise ValueError(f"broker is not Redis: {url}")

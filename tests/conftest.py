@@ -14,7 +14,6 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 import redis
@@ -50,18 +49,6 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
-def redis_from_url(url: str) -> redis.Redis:
-    """A redis client for a Celery broker URL: ``redis://``, ``rediss://``, ``unix://`` as redis-py
-    reads them, plus kombu's ``redis+socket:///path[?virtual_host=N]``, which redis-py does not."""
-    parsed = urlparse(url)
-    if parsed.scheme == "redis+socket":
-        vhost = parse_qs(parsed.query).get("virtual_host", ["0"])[0].strip("/") or "0"
-        return redis.Redis(unix_socket_path=unquote(parsed.path), db=int(vhost))
-    if parsed.scheme in {"redis", "rediss", "unix"}:
-        return redis.Redis.from_url(url)
-    raise ValueError(f"broker is not Redis: {url}")
-
-
 @pytest.fixture(autouse=True)
 def api_auth_off(settings: Any) -> None:
     """The API is on a trusted network in tests: no tokens needed (BATON["AUTH_ENABLED"] is on by
@@ -83,7 +70,7 @@ def broker_url() -> str:
 def redis_client(broker_url: str) -> Iterator[redis.Redis]:
     """A client on the broker's Redis (to inspect or purge queues); skips on a non-Redis broker."""
     try:
-        client = redis_from_url(broker_url)
+        client = embedded_redis.client_for_broker_url(broker_url)
     except ValueError as exc:
         pytest.skip(str(exc))
     try:
