@@ -49,7 +49,7 @@ class UpdateV2View(ConductorView):
         )
         if extend_lease or (result.applied and not result.terminal):
             return no_content()
-        found = Task.objects.filter(pk=result.task_id).values_list("task_type", "domain").first()
+        found = result.queue or Task.objects.filter(pk=result.task_id).values_list("task_type", "domain").first()
         # Never hand a system task's queue to a REST worker, whatever it reported on.
         if found is None or found[0] in SYSTEM_TASK_TYPES:
             return no_content()

@@ -72,13 +72,13 @@ def _result_statement(with_worker: bool, with_workflow: bool) -> str:
                 status = %(status)s, end_time = %(now)s, update_time = %(now)s, timeout_at = NULL,
                 dispatch_at = NULL, output = %(output)s, reason_for_incompletion = %(reason)s{worker}
             FROM prev WHERE t.id = prev.id
-            RETURNING t.workflow_id, t.ref, prev.status AS from_status
+            RETURNING t.workflow_id, t.ref, prev.status AS from_status, t.task_type, t.domain
         ),
         logged AS (
             INSERT INTO {history} (workflow_id, task_id, ref, from_status, to_status, actor, reason, at)
             SELECT workflow_id, %(id)s, ref, from_status, %(status)s, %(actor)s, %(reason)s, %(now)s FROM updated
         )
-        SELECT workflow_id, ref, from_status FROM updated
+        SELECT workflow_id, ref, from_status, task_type, domain FROM updated
     """
 
 
@@ -94,8 +94,8 @@ def finish_statement(
     now: int,
 ) -> tuple[str, dict[str, Any]]:
     """The guarded write of a terminal result with its history row, as one statement and its
-    parameters; it returns one row (workflow id, ref, from-status) when it applied, none when the
-    task was not open (already terminal, or unknown)."""
+    parameters; it returns one row (workflow id, ref, from-status, task type, domain) when it
+    applied, none when the task was not open (already terminal, or unknown)."""
     output_value = Task._meta.get_field("output").get_db_prep_save(output, connection)
     params = {
         "id": task_id, "workflow": workflow_id, "status": status, "now": now, "output": output_value,
@@ -104,11 +104,11 @@ def finish_statement(
     return _result_statement(bool(worker_id), bool(workflow_id)), params
 
 
-def finish(**kwargs: Any) -> tuple[str, str] | None:
+def finish(**kwargs: Any) -> tuple[Any, ...] | None:
     """A terminal result in one autocommitted statement (see ``finish_statement`` for the
-    arguments): (workflow id, from-status), or None when the task was not open."""
+    arguments): the row it returned, or None when the task was not open."""
     rows = run_batch([finish_statement(**kwargs)], fetch=True)[0]
-    return (rows[0][0], rows[0][2]) if rows else None
+    return tuple(rows[0]) if rows else None
 
 
 __all__ = ["TASK_FIELDS", "available", "claim", "finish", "finish_statement"]

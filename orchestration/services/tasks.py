@@ -37,6 +37,8 @@ class UpdateResult:
     workflow_id: str
     applied: bool  # False: the task was already terminal, nothing changed
     terminal: bool  # the update made the task terminal (a decide follows)
+    # (task type, domain) when the write that applied the update already read them
+    queue: tuple[str, str | None] | None = None
 
 
 def task_claim(*, task_id: str, worker_id: str | None) -> dict[str, Any] | None:
@@ -111,12 +113,12 @@ def task_update(
             else:
                 if row is None:
                     return UpdateResult(task_id, _existing_workflow(task_id, workflow_id), applied=False, terminal=False)
-                return UpdateResult(task_id, workflow_id, applied=True, terminal=True)
+                return UpdateResult(task_id, workflow_id, applied=True, terminal=True, queue=(row[3], row[4]))
         done = fastpath.finish(**finish)
         if done is None:
             result = UpdateResult(task_id, _existing_workflow(task_id, workflow_id), applied=False, terminal=False)
         else:
-            result = UpdateResult(task_id, done[0], applied=True, terminal=True)
+            result = UpdateResult(task_id, done[0], applied=True, terminal=True, queue=(done[3], done[4]))
         if decide and result.terminal:
             workflow_decide(workflow_id=result.workflow_id, wait=False)
         return result
