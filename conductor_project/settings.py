@@ -156,6 +156,9 @@ BATON = {
     # (orchestration.services.prepared). Turn off behind a pooler in transaction mode
     # (PgBouncer), which cannot keep per-connection state.
     "PREPARED_STATEMENTS": _env_bool("BATON_PREPARED_STATEMENTS", True),
+    # A polling worker's last poll time (poll data) is written at most this often, per web
+    # process; 0 writes it on every poll.
+    "POLL_DATA_INTERVAL_MS": int(os.environ.get("BATON_POLL_DATA_INTERVAL_MS", "1000")),
 }
 
 LOGGING = {

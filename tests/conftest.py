@@ -77,3 +77,12 @@ def redis_client(broker_url: str) -> Iterator[redis.Redis]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_poll_records() -> None:
+    """Poll times are written once per interval per process (services.polling); a test's
+    rolled-back database must not look written to the next test."""
+    from orchestration.services.polling import forget_recorded_polls
+
+    forget_recorded_polls()

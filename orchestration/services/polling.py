@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Q
 from kombu import Connection, Consumer, Message, Queue
@@ -96,14 +97,39 @@ def _release_pooled_connection() -> None:
         connection.close()
 
 
+# (queue name, worker id) -> when this process last wrote that worker's poll time, epoch ms.
+_poll_written: dict[tuple[str, str], int] = {}
+_POLL_WRITTEN_MAX = 10_000  # forgotten wholesale past this: worker ids can be anything
+
+
+def poll_data_interval_ms() -> int:
+    return int(settings.BATON["POLL_DATA_INTERVAL_MS"])
+
+
 def _record_poll(*, task_type: str, domain: str | None, worker_id: str | None, queue_name: str) -> None:
-    # Every poll of a known worker is one UPDATE in autocommit; only a new (queue, worker) pair
-    # pays for services.tasks.record_poll's locked upsert.
-    updated = PollData.objects.filter(queue_name=queue_name, worker_id=worker_id or "").update(
-        last_poll_time=now_ms(), task_type=task_type, domain=domain
+    # A worker polling in a loop would otherwise cost a write and a commit on every poll; its
+    # poll time is written at most once per interval per process, as Conductor's PostgreSQL
+    # store can flush it on an interval. What reads it (poll data, a domain's worker being
+    # active in the last 10 s) needs no finer grain.
+    key = (queue_name, worker_id or "")
+    now = now_ms()
+    if now - _poll_written.get(key, -(2**62)) < poll_data_interval_ms():
+        return
+    # A known worker is one UPDATE in autocommit; only a new (queue, worker) pair pays for
+    # services.tasks.record_poll's locked upsert.
+    updated = PollData.objects.filter(queue_name=queue_name, worker_id=key[1]).update(
+        last_poll_time=now, task_type=task_type, domain=domain
     )
     if not updated:
         record_poll(task_type=task_type, domain=domain, worker_id=worker_id, queue_name=queue_name)
+    if len(_poll_written) >= _POLL_WRITTEN_MAX:
+        _poll_written.clear()
+    _poll_written[key] = now
+
+
+def forget_recorded_polls() -> None:
+    """Write the next poll of every worker again (tests whose database was rolled back)."""
+    _poll_written.clear()
 
 
 # --- claiming ----------------------------------------------------------------------------------
@@ -217,12 +243,12 @@ def _broker_errors() -> tuple[type[BaseException], ...]:
 def _get_available(bound: Queue, ids: list[str], count: int) -> None:
     """Append the task ids of waiting messages to ``ids`` until it holds ``count``."""
     while len(ids) < count:
-        message = bound.get(no_ack=False)
+        # Taken without an ack: the database decides who gets the task, so a message is done
+        # with once read (held unacked, it would only come back an hour later). On Redis an
+        # acked get would also cost two more round trips (kombu's unacked bookkeeping).
+        message = bound.get(no_ack=True)
         if message is None:
             return
-        # Ack at once: the database decides who gets the task; holding the message unacked
-        # would only get it redelivered an hour later.
-        message.ack()
         task_id = _task_id(message)
         if task_id:
             ids.append(task_id)
@@ -273,6 +299,8 @@ def _wait_for_messages(queue_name: str, count: int, timeout: float) -> list[str]
             queue = _queue(queue_name)
             consumer = Consumer(
                 channel, queues=[queue], callbacks=[lambda _body, message: received.append(message)],
+                # Acked: on AMQP an auto-ack consumer ignores prefetch_count, and messages pushed
+                # to it before it is cancelled would be lost.
                 no_ack=False, prefetch_count=1, auto_declare=True,
             )
             with consumer:

@@ -331,6 +331,21 @@ def test_poll_data(client: Client, one_task: tuple[str, str]) -> None:
     assert client.get("/api/tasks/queue/all").json()[f"blue:{task_type}"] == 0
 
 
+def test_poll_time_is_written_once_per_interval(client: Client, one_task: tuple[str, str], settings: Any) -> None:
+    _, task_type = one_task
+    settings.BATON = {**settings.BATON, "POLL_DATA_INTERVAL_MS": 60_000}
+    poll(client, task_type, workerid="steady")
+    row = PollData.objects.get(queue_name=task_type, worker_id="steady")
+    PollData.objects.filter(pk=row.pk).update(last_poll_time=1)
+    poll(client, task_type, workerid="steady")  # within the interval: not written again
+    assert PollData.objects.get(pk=row.pk).last_poll_time == 1
+    poll(client, task_type, workerid="other")  # a new worker is recorded at once
+    assert PollData.objects.filter(queue_name=task_type, worker_id="other").exists()
+    settings.BATON = {**settings.BATON, "POLL_DATA_INTERVAL_MS": 0}
+    poll(client, task_type, workerid="steady")
+    assert PollData.objects.get(pk=row.pk).last_poll_time > 1
+
+
 def test_requeue_publishes_lost_messages(client: Client, one_task: tuple[str, str], redis_client: Any) -> None:
     name, task_type = one_task
     ids = {start(client, name) for _ in range(2)}
