@@ -4,7 +4,6 @@ of bad input answering 4xx with Conductor's error body and storing nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -13,7 +12,7 @@ from typing import Any
 
 import kombu
 import pytest
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.db.models import F
 from django.test import Client
 
@@ -433,45 +432,3 @@ def test_ack_is_a_legacy_no_op(client: Client) -> None:
     response = client.post("/api/tasks/any-id/ack?workerid=w")
     assert response.status_code == 200 and response.content == b"true"
     assert response["Content-Type"].startswith("text/plain")
-
-
-# --- chunked request bodies under ASGI -----------------------------------------------------------
-
-
-async def _asgi_post(path: str, chunks: list[bytes]) -> tuple[int, dict[bytes, bytes], bytes]:
-    from conductor_project.asgi import application
-
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "server": ("testserver", 80), "client": ("127.0.0.1", 5000),
-        # Chunked transfer: no Content-Length, as some SDKs send.
-        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
-    }
-    pending = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1} for i, c in enumerate(chunks)]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        if pending:
-            return pending.pop(0)
-        await asyncio.sleep(3600)  # the app only waits here for a disconnect
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    await application(scope, receive, send)
-    start_msg = next(m for m in sent if m["type"] == "http.response.start")
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start_msg["status"], dict(start_msg["headers"]), body
-
-
-def test_chunked_body_is_read_under_asgi() -> None:
-    name = unique("chunked")
-    payload = json.dumps(hello_def(name, unique("t"))).encode()
-    chunks = [payload[i : i + 17] for i in range(0, len(payload), 17)]
-    close_old_connections()
-    status, headers, body = asyncio.run(_asgi_post("/api/metadata/workflow", chunks))
-    assert status == 200, body
-    assert headers[b"Content-Type"].startswith(b"text/plain")
-    assert WorkflowDef.objects.filter(name=name, version=1).exists()
