@@ -7,6 +7,7 @@ loads a workflow in two queries and saves a decision in at most four.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -76,9 +77,23 @@ def definition_for(key: str) -> WorkflowDefinition:
     return definition
 
 
+_new_object = object.__new__
+_set_slot = object.__setattr__
+# Every slot of a TaskState is either a persisted field or bookkeeping set below.
+assert {f.name for f in dataclasses.fields(TaskState)} == {"task_id", *TASK_FIELDS, "is_new", "dirty", "loaded_status"}
+
+
 def task_from_row(row: dict[str, Any]) -> TaskState:
-    task = TaskState(task_id=row["id"], **{f: row[f] for f in TASK_FIELDS})
-    task.start_tracking()
+    """A loaded task, tracking changes from now on. Filled slot by slot rather than through
+    the dataclass __init__: that sends each of its ~35 fields through the change tracker's
+    __setattr__, which showed up in the worker's profile (every decide loads its tasks)."""
+    task = _new_object(TaskState)
+    _set_slot(task, "task_id", row["id"])
+    for name in TASK_FIELDS:
+        _set_slot(task, name, row[name])
+    _set_slot(task, "is_new", False)
+    _set_slot(task, "dirty", set())
+    _set_slot(task, "loaded_status", row["status"])
     return task
 
 
@@ -193,17 +208,24 @@ def run_batch(statements: list[tuple[str, Any]], *, fetch: bool = False) -> list
             raw = cursor.cursor  # psycopg's client-side binding cursor: renders the arguments
             cursor.execute(marker + ";\n".join(raw.mogrify(sql, params) for sql, params in todo))
             while True:
-                # The result's status, not cursor.description: that builds a Column object per
-                # column on every call, which showed up in the worker's profile.
-                rows = fetch and raw.pgresult is not None and raw.pgresult.status == ExecStatus.TUPLES_OK
-                out.append(raw.fetchall() if rows else raw.rowcount)
+                out.append(raw.fetchall() if fetch and _has_rows(raw) else raw.rowcount)
                 if not raw.nextset():
                     break
             return out
         for index, (sql, params) in enumerate(todo):
             cursor.execute((batch_marker([statements[index]]) if len(todo) > 1 else marker) + sql, params)
-            out.append(cursor.fetchall() if fetch and cursor.description is not None else cursor.rowcount)
+            out.append(cursor.fetchall() if fetch and _has_rows(cursor.cursor) else cursor.rowcount)
     return out
+
+
+def _has_rows(raw: Any) -> bool:
+    """Whether the driver cursor's current result is a row set. On psycopg, by the result's
+    status: ``cursor.description`` builds a Column object per column on every call, which
+    showed up in the worker's profile (a claim returns every task column)."""
+    result = getattr(raw, "pgresult", False)
+    if result is False:  # not psycopg (SQLite): its description is a plain attribute
+        return raw.description is not None
+    return result is not None and result.status == ExecStatus.TUPLES_OK
 
 
 _HISTORY_COLUMNS = ("workflow_id", "task_id", "ref", "from_status", "to_status", "actor", "reason", "at")
