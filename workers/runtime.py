@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import InterfaceError, OperationalError, connection
+
 from conductor_project.celery import app as celery_app
 from orchestration.dispatch import worker_task_name
 from orchestration.services.tasks import task_claim, task_update
@@ -103,7 +105,13 @@ def worker_task(task_type: str, *, domain: str | None = None) -> Callable[[Calla
 def execute(task_id: str, function: Callable[..., Any], *, wants_context: bool) -> str | None:
     """Claim, run and report one task; returns the status reported (None if not claimed)."""
     worker_id = _worker_id()
-    claimed = task_claim(task_id=task_id, worker_id=worker_id)
+    try:
+        claimed = task_claim(task_id=task_id, worker_id=worker_id)
+    except (OperationalError, InterfaceError):
+        # The first statement of a task: a kept connection the database dropped (a restart)
+        # is found out here. Once more on a fresh one; a second failure is a real outage.
+        connection.close()
+        claimed = task_claim(task_id=task_id, worker_id=worker_id)
     if claimed is None:
         return None
     ctx = TaskContext(
