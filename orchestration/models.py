@@ -124,7 +124,9 @@ class Workflow(models.Model):
 
 class Task(models.Model):
     id = models.CharField(max_length=36, primary_key=True)
-    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="tasks")
+    # No index of its own: task_wf_seq and uniq_task_attempt both lead with workflow_id, and
+    # every index is written on every status change of a task.
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="tasks", db_index=False)
     ref = models.CharField("reference name", max_length=255)
     task_type = models.CharField(max_length=255)
     task_def_name = models.CharField(max_length=255)
@@ -174,7 +176,8 @@ class Task(models.Model):
             models.Index(
                 fields=["timeout_at"], name="task_timeout", condition=Q(status__in=["SCHEDULED", "IN_PROGRESS"])
             ),
-            models.Index(fields=["queue_name", "status", "scheduled_time"], name="task_queue_status"),
+            # Pollers and queue sizes only ever look for SCHEDULED tasks of a queue.
+            models.Index(fields=["queue_name", "scheduled_time"], name="task_queue_sched", condition=Q(status="SCHEDULED")),
             models.Index(fields=["task_type", "status"], name="task_type_status"),
             # Terminal tasks the decider has not processed yet: normally seconds old; older ones
             # mean a process died between a task update and its decide, and the sweeper repairs.
