@@ -159,6 +159,10 @@ BATON = {
     # A polling worker's last poll time (poll data) is written at most this often, per web
     # process; 0 writes it on every poll.
     "POLL_DATA_INTERVAL_MS": int(os.environ.get("BATON_POLL_DATA_INTERVAL_MS", "1000")),
+    # PostgreSQL: a worker's claim of a task (SCHEDULED -> IN_PROGRESS) commits without waiting
+    # for the disk. A database crash may forget the claims of its last fraction of a second;
+    # those tasks are handed out again, as after a worker crash (services.fastpath).
+    "ASYNC_CLAIM_COMMIT": _env_bool("BATON_ASYNC_CLAIM_COMMIT", True),
 }
 
 LOGGING = {

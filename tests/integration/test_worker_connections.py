@@ -77,3 +77,24 @@ def test_a_worker_survives_the_database_dropping_its_connection() -> None:
     assert execute(task_id, lambda _input: {"ok": True}, wants_context=False) == "COMPLETED"
     assert Task.objects.get(pk=task_id).status == "COMPLETED"
     assert _backend_pid() != victim
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return str(cursor.fetchone()[0])
+
+
+@pytest.mark.parametrize("async_claims", [True, False])
+def test_an_asynchronous_claim_commit_stays_within_the_claim(async_claims: bool, settings: object) -> None:
+    # The claim's own transaction may commit without waiting for the disk; the connection's
+    # next transactions (results, decides, starts) must still wait for it.
+    if connection.vendor != "postgresql":
+        pytest.skip("the single-statement claim is PostgreSQL's")
+    settings.BATON = {**settings.BATON, "ASYNC_CLAIM_COMMIT": async_claims}  # type: ignore[attr-defined]
+    workflow_id = _one_task_workflow()
+    task_id = Task.objects.get(workflow_id=workflow_id, ref="only").id
+    before = _synchronous_commit()
+    assert execute(task_id, lambda _input: {"ok": True}, wants_context=False) == "COMPLETED"
+    assert _synchronous_commit() == before
+    assert Task.objects.get(pk=task_id).status == "COMPLETED"
