@@ -67,9 +67,13 @@ def claim(*, task_id: str, worker_id: str | None, now: int, queue_name: str | No
 
 
 @cache
-def _result_statement(with_worker: bool, with_workflow: bool) -> str:
+def _result_statement(with_worker: bool, with_workflow: bool, mark_executed: bool = False) -> str:
     task, history = Task._meta.db_table, History._meta.db_table
     worker = ", worker_id = %(worker)s" if with_worker else ""
+    # With its decide in the same transaction (workflows.workflow_finish_and_decide), the result
+    # also writes the decider's "processed" flag: one UPDATE of the row instead of two. The
+    # decide then sees the task as unprocessed in memory (store.save_workflow reconciles).
+    worker += ", executed = true" if mark_executed else ""
     workflow = "AND workflow_id = %(workflow)s" if with_workflow else ""
     # ``prev`` locks the row and remembers the status it had, so the history row records the
     # real from-status; a concurrent result waits on the lock, then finds the task terminal.
@@ -104,16 +108,18 @@ def finish_statement(
     worker_id: str | None,
     actor: str,
     now: int,
+    mark_executed: bool = False,
 ) -> tuple[str, dict[str, Any]]:
     """The guarded write of a terminal result with its history row, as one statement and its
     parameters; it returns one row (workflow id, ref, from-status, task type, domain) when it
-    applied, none when the task was not open (already terminal, or unknown)."""
+    applied, none when the task was not open (already terminal, or unknown). ``mark_executed``:
+    also set the decider's processed flag, for a result decided in the same transaction."""
     output_value = Task._meta.get_field("output").get_db_prep_save(output, connection)
     params = {
         "id": task_id, "workflow": workflow_id, "status": status, "now": now, "output": output_value,
         "reason": reason, "worker": worker_id, "actor": actor,
     }
-    return _result_statement(bool(worker_id), bool(workflow_id)), params
+    return _result_statement(bool(worker_id), bool(workflow_id), mark_executed), params
 
 
 def finish(**kwargs: Any) -> tuple[Any, ...] | None:

@@ -325,10 +325,15 @@ def save_workflow(
     changed_tasks: list[TaskState],
     actor: str,
     snapshot: tuple[str, str] | None = None,
+    executed_in_db: frozenset[str] = frozenset(),
 ) -> None:
     """Write what the decision changed and append the history of every status change: one
     batch of statements (one round trip on PostgreSQL). A new workflow's frozen definition
-    (``snapshot``: key, JSON text) is stored first unless a row with that key exists."""
+    (``snapshot``: key, JSON text) is stored first unless a row with that key exists.
+    ``executed_in_db``: tasks whose row already has its processed flag set in this transaction
+    (see ``unmark_executed``)."""
+    if executed_in_db:
+        changed_tasks = _reconcile_executed(wf, changed_tasks, executed_in_db)
     history: list[tuple[Any, ...]] = []
     statements: list[tuple[str, Any]] = []
     if snapshot is not None:
@@ -373,6 +378,32 @@ def save_workflow(
     for index, task_id in guarded.items():
         if not counts[index]:
             raise TaskChangedConcurrently(task_id)  # the caller's transaction rolls it all back
+
+
+def unmark_executed(wf: WorkflowState, task_ids: frozenset[str]) -> None:
+    """Show the decider these tasks as not yet processed, without recording a change: their
+    rows got the flag from the result written in this same transaction, ahead of the decide
+    that is about to process them."""
+    for task in wf.tasks:
+        if task.task_id in task_ids:
+            _set_slot(task, "executed", False)
+
+
+def _reconcile_executed(wf: WorkflowState, changed: list[TaskState], task_ids: frozenset[str]) -> list[TaskState]:
+    """After the decide, for tasks whose row already says processed: a decide that processed
+    them needs no write for the flag; one that did not (say, a paused workflow) writes it back
+    to false."""
+    out = list(changed)
+    for task in wf.tasks:
+        if task.task_id not in task_ids or task.dirty is None:
+            continue
+        if task.executed:
+            task.dirty.discard("executed")
+        else:
+            task.dirty.add("executed")
+            if not any(t is task for t in out):
+                out.append(task)
+    return out
 
 
 def decode_task_row(row: dict[str, Any]) -> dict[str, Any]:

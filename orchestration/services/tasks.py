@@ -107,7 +107,10 @@ def task_update(
         if decide and workflow_id:
             # The usual case: the result and the decide in one transaction.
             try:
-                row = workflow_finish_and_decide(workflow_id=workflow_id, finish=fastpath.finish_statement(**finish))
+                row = workflow_finish_and_decide(
+                    workflow_id=workflow_id, finish=fastpath.finish_statement(**finish, mark_executed=True),
+                    marks_executed=task_id,
+                )
             except LockBusy:
                 pass  # another decide holds the workflow: write the result alone, queue a decide
             else:

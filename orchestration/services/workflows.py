@@ -108,14 +108,22 @@ def workflow_start(
     return wf.workflow_id
 
 
-def _decide_and_save(wf: WorkflowState, *, now: int, actor: str, snapshot: tuple[str, str] | None = None) -> None:
+def _decide_and_save(
+    wf: WorkflowState,
+    *,
+    now: int,
+    actor: str,
+    snapshot: tuple[str, str] | None = None,
+    executed_in_db: frozenset[str] = frozenset(),
+) -> None:
     ctx = DecideContext(workflow=wf, now=now, rng=_rng, active_domains=_active_domains)
     decision = decide(ctx)
     grace = redispatch_grace_ms()
     for task in decision.to_dispatch:
         task.dispatch_at = now + grace
     store.save_workflow(
-        wf, new_tasks=decision.new_tasks, changed_tasks=decision.changed_tasks, actor=actor, snapshot=snapshot
+        wf, new_tasks=decision.new_tasks, changed_tasks=decision.changed_tasks, actor=actor, snapshot=snapshot,
+        executed_in_db=executed_in_db,
     )
     if decision.to_dispatch:
         messages = [(t.task_id, t.queue_name, t.task_type) for t in decision.to_dispatch]
@@ -164,16 +172,24 @@ class LockBusy(Exception):
     """The workflow's row lock is held by another decide: nothing was written."""
 
 
-def workflow_finish_and_decide(*, workflow_id: str, finish: tuple[str, Any], actor: str = "decider") -> tuple[Any, ...] | None:
+def workflow_finish_and_decide(
+    *, workflow_id: str, finish: tuple[str, Any], actor: str = "decider", marks_executed: str | None = None
+) -> tuple[Any, ...] | None:
     """A worker's terminal result and the decide it calls for, in one transaction (PostgreSQL):
     lock the workflow (NOWAIT), run ``finish`` (a guarded result statement, see
     ``fastpath.finish_statement``), read the tasks, decide, write. The lock, the result and
     the reads are one round trip, the writes another; one commit instead of two.
 
+    ``marks_executed``: the id of the task whose result ``finish`` writes when the statement
+    also sets the task's processed flag (``fastpath.finish_statement(mark_executed=True)``); the
+    decide then sees that task as unprocessed, and the flag is written back only if the decide
+    leaves it unset.
+
     Returns the row the result statement returned, or None when it did not apply (the task
     was not open, or the workflow is unknown): then nothing changed. Raises ``LockBusy`` when
     another process is deciding the workflow; the caller then writes the result on its own and
     queues a decide request, as before this path existed."""
+    premarked = frozenset({marks_executed}) if marks_executed else frozenset()
     for _ in range(MAX_DECIDE_ATTEMPTS):
         try:
             with transaction.atomic():
@@ -181,7 +197,8 @@ def workflow_finish_and_decide(*, workflow_id: str, finish: tuple[str, Any], act
                 if wf is None or applied is None:
                     return None
                 if not (wf.terminal and wf.status == "COMPLETED"):
-                    _decide_and_save(wf, now=now_ms(), actor=actor)
+                    store.unmark_executed(wf, premarked)
+                    _decide_and_save(wf, now=now_ms(), actor=actor, executed_in_db=premarked)
                 return applied
         except store.TaskChangedConcurrently:
             continue  # rolled back, the result included: apply and decide again
