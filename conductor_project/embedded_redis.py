@@ -15,6 +15,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import redis
@@ -142,14 +143,15 @@ def _tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
-def client_for_broker_url(url: str) -> redis.Redis:
+def client_for_broker_url(url: str, **options: Any) -> redis.Redis:
     """A redis client for a Celery broker URL: ``redis://``, ``rediss://``, ``unix://`` as redis-py
     reads them, plus kombu's ``redis+socket:///path[?virtual_host=N]`` (the embedded broker's
-    form), which redis-py does not. ValueError for a broker that is not Redis."""
+    form), which redis-py does not. ``options`` go to redis-py's client. ValueError for a broker
+    that is not Redis."""
     parsed = urlparse(url)
     if parsed.scheme == "redis+socket":
         vhost = parse_qs(parsed.query).get("virtual_host", ["0"])[0].strip("/") or "0"
-        return redis.Redis(unix_socket_path=unquote(parsed.path), db=int(vhost))
+        return redis.Redis(unix_socket_path=unquote(parsed.path), db=int(vhost), **options)
     if parsed.scheme in {"redis", "rediss", "unix"}:
-        return redis.Redis.from_url(url)
+        return redis.Redis.from_url(url, **options)
     raise ValueError(f"broker is not Redis: {url}")

@@ -6,19 +6,19 @@ sweeper publishes it again; a duplicate is dropped by the claim's compare-and-se
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
 from celery import current_app
 from kombu import Connection, Exchange, Queue
-from kombu.transport import redis as kombu_redis
 
 log = logging.getLogger(__name__)
 
@@ -67,20 +67,22 @@ def _origin_name() -> str:
     return _origin[1]
 
 
-def _publish(producer: Any, task_name: str, arg: str, queue: str) -> None:
-    """One Celery task message (protocol 2, as documented in Celery's "Message Protocol"):
-    ``task_name(arg)`` on ``queue``, results ignored.
-
-    Built here rather than by ``send_task``: the general path (routing, signals, argument
-    reprs, option merging) cost as much CPU as everything else on a transition's publish, and
-    these messages are always the same shape: one string argument, no ETA, no result."""
-    message_id = str(uuid.uuid4())
-    headers = {
+def _headers(task_name: str, arg: str, message_id: str) -> dict[str, Any]:
+    """Celery protocol-2 headers (Celery's "Message Protocol") of ``task_name(arg)``, results
+    ignored. Built here rather than by ``send_task``: the general path (routing, signals,
+    argument reprs, option merging) cost as much CPU as everything else on a transition's
+    publish, and these messages are always the same shape: one string argument, no ETA."""
+    return {
         "lang": "py", "task": task_name, "id": message_id, "shadow": None, "eta": None, "expires": None,
         "group": None, "group_index": None, "retries": 0, "timelimit": [None, None], "root_id": message_id,
         "parent_id": None, "argsrepr": repr([arg]), "kwargsrepr": "{}", "origin": _origin_name(),
         "ignore_result": True, "replaced_task_nesting": 0, "stamped_headers": None, "stamps": {},
     }  # fmt: skip
+
+
+def _publish(producer: Any, task_name: str, arg: str, queue: str) -> None:
+    """One task message through a kombu producer (any broker)."""
+    message_id = str(uuid.uuid4())
     producer.publish(
         [[arg], {}, _EMBED],
         exchange="",
@@ -89,7 +91,7 @@ def _publish(producer: Any, task_name: str, arg: str, queue: str) -> None:
         # to unknown queues (RabbitMQ) keeps them until a worker subscribes.
         declare=[queue_decl(queue)],
         serializer="json",
-        headers=headers,
+        headers=_headers(task_name, arg, message_id),
         correlation_id=message_id,
         reply_to="",
         delivery_mode=2,
@@ -98,94 +100,99 @@ def _publish(producer: Any, task_name: str, arg: str, queue: str) -> None:
     )
 
 
-class _OneClientChannel(kombu_redis.Channel):
-    """kombu's Redis channel builds a new redis-py client for every publish and every ack, and
-    redis-py's constructor copies some 170 response callbacks each time: a third of a publish's
-    CPU in the worker's profile. This channel builds its (non-blocking) client once. The client
-    only wraps the channel's connection pool, through which every command goes anyway; if kombu
-    stops calling this method, publishing simply takes the slower path again."""
-
-    def _create_client(self, asynchronous: bool = False) -> Any:
-        if asynchronous:
-            return super()._create_client(asynchronous=True)
-        client = getattr(self, "_baton_client", None)
-        if client is None:
-            client = self._baton_client = super()._create_client()
-        return client
-
-
-class _OneClientTransport(kombu_redis.Transport):
-    Channel = _OneClientChannel
-
-
-# Idle producers of this process, each on its own connection (a kombu channel is not
-# thread-safe, so a producer serves one thread at a time). A pool, not a thread-local: Django
-# under ASGI runs each request's sync code in a thread of its own.
-_idle: list[tuple[tuple[int, str], Any]] = []
-_idle_lock = threading.Lock()
-_MAX_IDLE = 8
+# --- Redis: a message is one LPUSH -------------------------------------------------------------
+#
+# On Redis a message published to the default exchange is a JSON envelope pushed onto the list
+# named after the queue (kombu's Redis transport: body base64-encoded, priority 0 = the plain
+# list). kombu's producer took a third of a pool process' CPU in the worker's profile to do
+# that (entity declarations, retry wrappers, a channel per publish); Baton pushes the same
+# envelope itself, through one thread-safe redis-py client per process. Consumers are Celery's
+# own, unchanged. Other brokers, TLS and kombu's global_keyprefix take kombu's path.
 
 
 @lru_cache(maxsize=8)
-def _plain_redis(url: str) -> bool:
-    """Whether the broker at ``url`` is Redis without TLS (decided once per URL, so a publish
-    to another broker builds no connection object only to learn that again)."""
+def _plain_redis(url: str, prefixed: bool) -> bool:
+    """Whether the broker at ``url`` is Redis without TLS and without a key prefix (decided
+    once per URL: a publish to another broker builds no connection object to learn it again)."""
     connection = Connection(url)
-    return connection.transport_cls == "redis" and not connection.ssl
+    return connection.transport_cls == "redis" and not connection.ssl and not prefixed
 
 
-def _new_producer(app: Any, url: str) -> Any | None:
-    """A producer on a connection of Baton's own, or None where Celery's pool serves better
-    (brokers other than plain Redis, TLS included)."""
-    if not _plain_redis(url):
-        return None
-    connection = Connection(url, transport_options=dict(app.conf.broker_transport_options or {}))
-    connection.transport_cls = _OneClientTransport  # before it connects: same URL, same options
-    return connection.Producer()
+_clients: dict[tuple[int, str], Any] = {}
+_clients_lock = threading.Lock()
+# Publishing gives up quickly: a message that does not go out is the sweeper's to publish again.
+_CLIENT_OPTIONS = {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
 
 
-@contextmanager
-def _producer() -> Iterator[Any]:
-    """A producer for the caller alone: on Redis one of Baton's pool, otherwise Celery's."""
+def _redis_client(url: str) -> Any:
+    key = (os.getpid(), url)
+    client = _clients.get(key)
+    if client is None:
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                from redis.backoff import ExponentialBackoff
+                from redis.retry import Retry
+
+                from conductor_project.embedded_redis import client_for_broker_url
+
+                client = client_for_broker_url(
+                    url, client_name=f"baton-publish-{key[0]}", retry=Retry(ExponentialBackoff(0.5, 0.05), 2),
+                    **_CLIENT_OPTIONS,
+                )
+                _clients[key] = client
+    return client
+
+
+def _envelope(task_name: str, arg: str, queue: str) -> str:
+    """What kombu's Redis transport pushes for a JSON message on the default exchange."""
+    message_id = str(uuid.uuid4())
+    body = base64.b64encode(json.dumps([[arg], {}, _EMBED]).encode()).decode("ascii")
+    return json.dumps({
+        "body": body,
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": _headers(task_name, arg, message_id),
+        "properties": {
+            "correlation_id": message_id, "reply_to": "", "delivery_mode": 2,
+            "delivery_info": {"exchange": "", "routing_key": queue}, "priority": 0,
+            "body_encoding": "base64", "delivery_tag": str(uuid.uuid4()),
+        },
+    })  # fmt: skip
+
+
+def _send(messages: list[tuple[str, str, str]]) -> None:
+    """(task name, argument, broker queue) triples, in order."""
     app = current_app
-    key = (os.getpid(), app.conf.broker_url)
-    with _idle_lock:
-        producer = next((p for k, p in _idle if k == key), None)
-        if producer is not None:
-            _idle.remove((key, producer))
-    if producer is None:
-        producer = _new_producer(app, key[1])
-    if producer is None:
-        with app.producer_or_acquire() as pooled:
-            yield pooled
+    url = app.conf.broker_url
+    prefixed = bool((app.conf.broker_transport_options or {}).get("global_keyprefix"))
+    if _plain_redis(url, prefixed):
+        client = _redis_client(url)
+        if len(messages) == 1:
+            name, arg, queue = messages[0]
+            client.lpush(queue, _envelope(name, arg, queue))
+            return
+        with client.pipeline(transaction=False) as pipe:
+            for name, arg, queue in messages:
+                pipe.lpush(queue, _envelope(name, arg, queue))
+            pipe.execute()
         return
-    try:
-        yield producer
-    except BaseException:
-        with suppress(Exception):  # its connection may be broken: close it, never reuse it
-            producer.connection.release()
-        raise
-    with _idle_lock:
-        # A forked child inherits its parent's idle list; those producers are not its own.
-        _idle[:] = [(k, p) for k, p in _idle if k[0] == key[0]]
-        if len(_idle) < _MAX_IDLE:
-            _idle.append((key, producer))
+    with app.producer_or_acquire() as producer:
+        for name, arg, queue in messages:
+            _publish(producer, name, arg, queue)
 
 
 def publish_tasks(messages: Iterable[tuple[str, str, str]]) -> None:
     """Publish (task_id, queue_name, task_type) triples to their queues; never raises, since
     the sweeper re-publishes anything that does not arrive."""
     try:
-        with _producer() as producer:
-            for task_id, queue_name, task_type in messages:
-                _publish(producer, worker_task_name(task_type), task_id, broker_queue(queue_name))
+        _send([(worker_task_name(task_type), task_id, broker_queue(queue_name)) for task_id, queue_name, task_type in messages])
     except Exception:  # broker down: the sweeper will publish again
         log.warning("could not publish task messages; the sweeper will retry", exc_info=True)
 
 
 def publish_decide(workflow_id: str) -> None:
     try:
-        with _producer() as producer:
-            _publish(producer, DECIDE_TASK, workflow_id, DECIDE_QUEUE)
+        _send([(DECIDE_TASK, workflow_id, DECIDE_QUEUE)])
     except Exception:
         log.warning("could not publish decide for %s; the sweeper will retry", workflow_id, exc_info=True)

@@ -3,6 +3,7 @@ nothing raised when the broker is down (the sweeper publishes again)."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import uuid
@@ -96,24 +97,39 @@ def test_a_broker_that_is_down_loses_the_message_quietly_and_the_next_publish_re
         redis_client.delete(queue)
 
 
-def test_a_new_thread_reuses_an_idle_producer(redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Django under ASGI runs every request in a thread of its own: a producer (and its broker
-    connection) per thread would mean a new connection per request."""
+def test_publishers_in_new_threads_share_the_process_broker_connection(redis_client: redis.Redis) -> None:
+    """Django runs requests on many threads: a broker connection per thread (or per publish)
+    would mean a new connection per request."""
     task_type = f"dispatch_{uuid.uuid4().hex[:8]}"
-    created: list[str] = []
-    real_new = dispatch._new_producer
+    name = f"baton-publish-{os.getpid()}"
 
-    def counting_new(app: object, url: str) -> object:
-        created.append(url)
-        return real_new(app, url)
+    def connections() -> int:
+        return len([c for c in redis_client.client_list() if c.get("name") == name])
 
-    monkeypatch.setattr(dispatch, "_new_producer", counting_new)
+    dispatch.publish_tasks([("warm-up", task_type, task_type)])  # the process' client exists by now
+    before = connections()
     try:
         for i in range(5):
             thread = threading.Thread(target=dispatch.publish_tasks, args=([(f"t{i}", task_type, task_type)],))
             thread.start()
             thread.join(10)
-        assert redis_client.llen(dispatch.broker_queue(task_type)) == 5
-        assert len(created) <= 1
+        assert redis_client.llen(dispatch.broker_queue(task_type)) == 6
+        assert 1 <= connections() == before  # one-at-a-time publishes open nothing new
     finally:
         redis_client.delete(dispatch.broker_queue(task_type))
+
+
+def test_a_message_pushed_by_baton_is_the_message_kombu_would_publish(redis_client: redis.Redis) -> None:
+    """Baton pushes kombu's Redis envelope itself; a Celery worker must not see a difference."""
+    queue = dispatch.broker_queue(f"dispatch_{uuid.uuid4().hex[:8]}")
+    try:
+        dispatch._send([("baton.worker.x", "task-9", queue)])
+        with current_app.producer_or_acquire() as producer:
+            dispatch._publish(producer, "baton.worker.x", "task-9", queue)
+        ours, kombus = (json.loads(raw) for raw in reversed(redis_client.lrange(queue, 0, -1)))
+    finally:
+        redis_client.delete(queue)
+    for envelope in (ours, kombus):  # per-message identities
+        envelope["headers"].pop("id"), envelope["headers"].pop("root_id")
+        envelope["properties"].pop("correlation_id"), envelope["properties"].pop("delivery_tag")
+    assert ours == kombus
