@@ -161,13 +161,49 @@ def _envelope(task_name: str, arg: str, queue: str) -> str:
     })  # fmt: skip
 
 
-def _send(messages: list[tuple[str, str, str]]) -> None:
-    """(task name, argument, broker queue) triples, in order."""
+def _plain_redis_client() -> Any | None:
+    """This process' client for the broker when it is plain Redis (see ``_plain_redis``)."""
     app = current_app
     url = app.conf.broker_url
     prefixed = bool((app.conf.broker_transport_options or {}).get("global_keyprefix"))
-    if _plain_redis(url, prefixed):
-        client = _redis_client(url)
+    return _redis_client(url) if _plain_redis(url, prefixed) else None
+
+
+def take_task_ids(queue: str, count: int) -> list[str] | None:
+    """Up to ``count`` messages off a task queue without waiting, as the arguments (task ids)
+    they carry; None when the broker is not plain Redis (then kombu must do it). One RPOP for
+    all of them: kombu's get builds a redis-py client for every message."""
+    client = _plain_redis_client()
+    if client is None:
+        return None
+    raw = client.rpop(queue, count) or []
+    ids = []
+    for envelope in raw:
+        task_id = _envelope_argument(envelope)
+        if task_id is None:
+            log.warning("undecodable message dropped from %s", queue)
+        else:
+            ids.append(task_id)
+    return ids
+
+
+def _envelope_argument(raw: bytes) -> str | None:
+    """args[0] of a task message in kombu's Redis envelope (JSON body, base64 or not)."""
+    try:
+        envelope = json.loads(raw)
+        body = envelope["body"]
+        if envelope.get("properties", {}).get("body_encoding") == "base64":
+            body = base64.b64decode(body)
+        args = json.loads(body)[0]
+    except (ValueError, KeyError, TypeError, IndexError):
+        return None
+    return args[0] if isinstance(args, list) and args and isinstance(args[0], str) else None
+
+
+def _send(messages: list[tuple[str, str, str]]) -> None:
+    """(task name, argument, broker queue) triples, in order."""
+    client = _plain_redis_client()
+    if client is not None:
         if len(messages) == 1:
             name, arg, queue = messages[0]
             client.lpush(queue, _envelope(name, arg, queue))
@@ -177,7 +213,7 @@ def _send(messages: list[tuple[str, str, str]]) -> None:
                 pipe.lpush(queue, _envelope(name, arg, queue))
             pipe.execute()
         return
-    with app.producer_or_acquire() as producer:
+    with current_app.producer_or_acquire() as producer:
         for name, arg, queue in messages:
             _publish(producer, name, arg, queue)
 

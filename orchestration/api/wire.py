@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from orchestration.definitions.model import SYSTEM_TASK_TYPES
 from orchestration.engine.context import base_ref
 from orchestration.models import Task, Workflow
-from orchestration.services import store
+from orchestration.services import fastpath, store
 from orchestration.services.errors import BadRequest, NotFound
 from orchestration.services.workflows import now_ms
 
@@ -273,7 +273,7 @@ def snapshot_view(key: str) -> _SnapshotView:
 # --- executions --------------------------------------------------------------------------------
 
 # What a task document needs from its workflow.
-WORKFLOW_INFO_FIELDS = ("id", "name", "correlation_id", "snapshot_id")
+WORKFLOW_INFO_FIELDS = fastpath.WORKFLOW_INFO
 
 
 def _row(row_or_model: Mapping[str, Any] | Model) -> Mapping[str, Any]:
@@ -396,8 +396,11 @@ def tasks_json(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows = list(rows)
     if not rows:
         return []
-    ids = {r["workflow_id"] for r in rows}
-    infos = {w["id"]: w for w in Workflow.objects.filter(pk__in=ids).values(*WORKFLOW_INFO_FIELDS)}
+    # A claim from a poll already carries its workflow's info (services.fastpath.claim).
+    infos = {r["workflow_id"]: r["workflow_info"] for r in rows if "workflow_info" in r}
+    missing = {r["workflow_id"] for r in rows} - infos.keys()
+    if missing:
+        infos.update((w["id"], w) for w in Workflow.objects.filter(pk__in=missing).values(*WORKFLOW_INFO_FIELDS))
     now = now_ms()
     return [task_json(r, infos[r["workflow_id"]], now=now) for r in rows if r["workflow_id"] in infos]
 

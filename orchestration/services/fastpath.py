@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from orchestration.models import History, Task
+from orchestration.models import History, Task, Workflow
 from orchestration.services.store import CLAIM_COLUMNS, TASK_FIELDS, claim_sql, decode_task_row, run_batch
 
 
@@ -44,26 +44,41 @@ def _claim_statement(in_queue: bool = False, async_commit: bool = False) -> str:
     # tasks are SCHEDULED again and handed out again, as after a worker crash. The wait it
     # saves is a disk flush per transition, the largest single wait of a worker's transition.
     unlogged = ", (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit" if async_commit else ""
+    # A poller answers with a Task document, which names the task's workflow: read with the
+    # claim rather than by one more query per poll.
+    info = ", w.name, w.correlation_id, w.snapshot_id" if in_queue else ""
+    join = f" JOIN {Workflow._meta.db_table} AS w ON w.id = claimed.workflow_id" if in_queue else ""
     return f"""
         WITH claimed AS ({update}),
         logged AS (
             INSERT INTO {history} (workflow_id, task_id, ref, from_status, to_status, actor, reason, at)
             SELECT workflow_id, id, ref, 'SCHEDULED', 'IN_PROGRESS', %(actor)s, NULL, %(now)s FROM claimed
         )
-        SELECT claimed.* FROM claimed{unlogged}
+        SELECT claimed.*{info} FROM claimed{join}{unlogged}
     """
 
 
 def claim(*, task_id: str, worker_id: str | None, now: int, queue_name: str | None = None) -> dict[str, Any] | None:
     """The claim of an unlimited task in one statement (of queue ``queue_name``, if given);
     None if it did not apply (the caller then takes the transactional path, which also tells a
-    stale message from a limited task)."""
+    stale message from a limited task). A claim for a queue also carries its workflow's
+    ``WORKFLOW_INFO`` under ``"workflow_info"``."""
     params = {"now": now, "worker": worker_id, "id": task_id, "actor": f"worker:{worker_id}" if worker_id else "worker"}
     if queue_name is not None:
         params["queue"] = queue_name
     statement = _claim_statement(queue_name is not None, async_claim_commit())
     rows = run_batch([(statement, params)], fetch=True)[0]
-    return decode_task_row(dict(zip(CLAIM_COLUMNS, rows[0], strict=True))) if rows else None
+    if not rows:
+        return None
+    row = rows[0]
+    task = decode_task_row(dict(zip(CLAIM_COLUMNS, row[: len(CLAIM_COLUMNS)], strict=True)))
+    if queue_name is not None:
+        task["workflow_info"] = dict(zip(WORKFLOW_INFO, (task["workflow_id"], *row[len(CLAIM_COLUMNS) :]), strict=True))
+    return task
+
+
+# What a Task document needs of its workflow (api.wire).
+WORKFLOW_INFO = ("id", "name", "correlation_id", "snapshot_id")
 
 
 @cache

@@ -258,6 +258,9 @@ def _take_messages(queue_name: str, count: int) -> list[str]:
     """Up to ``count`` task ids from the queue, without waiting; [] if the broker is down."""
     ids: list[str] = []
     try:
+        direct = dispatch.take_task_ids(queue_name, count)
+        if direct is not None:
+            return direct
         with current_app.pool.acquire(block=True) as conn:
             # One connect attempt: kombu's default retries for seconds, and a poll has the
             # database to fall back on.
