@@ -7,6 +7,7 @@ loads a workflow in two queries and saves a decision in at most four.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -14,10 +15,11 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
-from psycopg.pq import ExecStatus
+from psycopg.pq import ExecStatus, TransactionStatus
 
 from orchestration.definitions.model import WorkflowDefinition
 from orchestration.engine.state import TaskState, WorkflowState
@@ -206,7 +208,11 @@ def run_batch(statements: list[tuple[str, Any]], *, fetch: bool = False) -> list
     with db.cursor() as cursor:
         if len(todo) > 1 and use_prepared:
             raw = cursor.cursor  # psycopg's client-side binding cursor: renders the arguments
-            cursor.execute(marker + ";\n".join(raw.mogrify(sql, params) for sql, params in todo))
+            text = ";\n".join(raw.mogrify(sql, params) for sql, params in todo)
+            with _begin_in(raw.connection, db) as begin:
+                cursor.execute(marker + begin + text)
+            if begin:
+                raw.nextset()  # past BEGIN's own result
             while True:
                 out.append(raw.fetchall() if fetch and _has_rows(raw) else raw.rowcount)
                 if not raw.nextset():
@@ -216,6 +222,25 @@ def run_batch(statements: list[tuple[str, Any]], *, fetch: bool = False) -> list
             cursor.execute((batch_marker([statements[index]]) if len(todo) > 1 else marker) + sql, params)
             out.append(cursor.fetchall() if fetch and _has_rows(cursor.cursor) else cursor.rowcount)
     return out
+
+
+@contextlib.contextmanager
+def _begin_in(conn: Any, db: Any) -> Iterator[str]:
+    """The first statements of a transaction carry its BEGIN: psycopg would otherwise send
+    BEGIN on a round trip of its own before them (and a decide's transaction has only three
+    others: the reads, the writes, COMMIT). Yields the text to put in front of the batch ("" when
+    the transaction has begun already, or none is wanted). While the batch is sent, psycopg is
+    told it is in autocommit (its private flag: its implicit BEGIN checks nothing else) and
+    back out of it; the server's state is what psycopg reads afterwards, so a failing batch
+    leaves an aborted transaction for Django's atomic to roll back, as usual."""
+    if not (db.in_atomic_block and not conn.autocommit and conn.pgconn.transaction_status == TransactionStatus.IDLE):
+        yield ""
+        return
+    conn._autocommit = True
+    try:
+        yield "BEGIN;\n"
+    finally:
+        conn._autocommit = False
 
 
 def _has_rows(raw: Any) -> bool:
