@@ -53,10 +53,10 @@ WORKER_MODULES = "workers.examples,bench.noop_workers"
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workflows", type=int, default=1000, help="Baton workflows in the throughput run (default 1000)")
-    p.add_argument("--chains", type=int, default=2000, help="raw Celery chains in the throughput run (default 2000)")
+    p.add_argument("--workflows", type=int, default=2000, help="Baton workflows in the throughput run (default 2000)")
+    p.add_argument("--chains", type=int, default=4000, help="raw Celery chains in the throughput run (default 4000)")
     p.add_argument("--low-load", type=int, default=50, help="workflows and chains run one at a time (default 50)")
-    p.add_argument("--rounds", type=int, default=3, help="raw/Baton throughput turns, alternating (default 3)")
+    p.add_argument("--rounds", type=int, default=5, help="raw/Baton throughput turns, alternating (default 5)")
     p.add_argument("--concurrency", type=int, default=2, help="worker pool processes (default 2)")
     p.add_argument("--quick", action="store_true", help="small numbers for a smoke run (< 30 s)")
     p.add_argument("--profile", action="store_true", help="cProfile the in-process transitions and the worker's Baton tasks")

@@ -152,6 +152,10 @@ def run(args: argparse.Namespace, state_dir: Path, *, embedded_broker: bool) -> 
             baton_rounds.append(result)
             baton_cpu += used
             _check_worker(worker)
+            raw_rate = raw_rounds[-1].hops / raw_rounds[-1].seconds if raw_rounds[-1].seconds > 0 else 0.0
+            baton_rate = result.transitions / result.seconds if result.seconds > 0 else 0.0
+            _phase(f"round {r + 1}/{args.rounds}: {raw_rate:,.0f} hops/s vs {baton_rate:,.0f} transitions/s, "
+                   f"ratio {report.throughput_ratio(raw_rounds[-1], result):.2f}")  # fmt: skip
         raw_tp, baton_tp = raw_chain.merge(raw_rounds), baton_flow.merge(baton_rounds)
         round_ratios = [report.throughput_ratio(rr, br) for rr, br in zip(raw_rounds, baton_rounds, strict=True)]
         _phase(f"low load: {args.low_load} chains and {args.low_load} workflows, one at a time, alternating")
