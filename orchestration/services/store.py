@@ -208,7 +208,7 @@ def run_batch(statements: list[tuple[str, Any]], *, fetch: bool = False) -> list
     with db.cursor() as cursor:
         if len(todo) > 1 and use_prepared:
             raw = cursor.cursor  # psycopg's client-side binding cursor: renders the arguments
-            text = ";\n".join(raw.mogrify(sql, params) for sql, params in todo)
+            text = ";\n".join(sql if params is None else raw.mogrify(sql, params) for sql, params in todo)
             with _begin_in(raw.connection, db) as begin:
                 cursor.execute(marker + begin + text)
             if begin:

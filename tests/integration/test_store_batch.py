@@ -7,7 +7,7 @@ import tempfile
 import uuid
 
 import pytest
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, DataError, connection, transaction
 
 from orchestration.models import History
 from orchestration.services import prepared
@@ -67,3 +67,35 @@ def test_a_failing_first_batch_leaves_a_transaction_that_rolls_back() -> None:
     assert _rows(marker) == 0
     run_batch([(INSERT, [marker]), (INSERT, [marker])])  # the connection serves on, in autocommit
     assert _rows(marker) == 2
+
+
+TRICKY = [
+    "it's", "back\\slash\\", "\\'; DROP TABLE orchestration_history; --", "%s and %(name)s and %%",
+    "quotes '' and \"double\"", "line\nbreak\ttab", "émoji 🎉 日本", "", "E'\\x41'", "$1 $$ $tag$",
+]
+
+INSERT_REASON = f"INSERT INTO {History._meta.db_table} (workflow_id, task_id, ref, from_status, to_status, actor, reason, at) " \
+                "VALUES (%s, NULL, NULL, NULL, 'RUNNING', %s, %s, %s)"  # fmt: skip
+
+
+@pytest.mark.parametrize("single", [True, False])
+def test_arguments_rendered_as_literals_arrive_unchanged(single: bool) -> None:
+    # Prepared statements' arguments are rendered by Baton itself (services.prepared): every
+    # string must reach the database exactly as given, whatever it holds.
+    marker = uuid.uuid4().hex
+    statements = [(INSERT_REASON, [marker, f"actor {i}", text, -(2**62) + i]) for i, text in enumerate(TRICKY)]
+    if single:
+        for statement in statements:
+            run_batch([statement])
+    else:
+        run_batch(statements)
+    stored = dict(History.objects.filter(workflow_id=marker).values_list("actor", "reason"))
+    assert stored == {f"actor {i}": text for i, text in enumerate(TRICKY)}
+    assert sorted(History.objects.filter(workflow_id=marker).values_list("at", flat=True)) == [
+        -(2**62) + i for i in range(len(TRICKY))
+    ]
+
+
+def test_a_string_with_nul_is_refused_as_psycopg_refuses_it() -> None:
+    with pytest.raises((DataError, ValueError)):
+        run_batch([(INSERT_REASON, [uuid.uuid4().hex, "actor", "nul\x00byte", 0])])
