@@ -34,7 +34,9 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.http import FileResponse, HttpResponse
 from django.urls import set_script_prefix
 
-DEFAULT_WEB_THREADS = 64
+# Long polls hold a thread each for up to 5 s. Conductor's server (Spring Boot's embedded Tomcat)
+# also serves 200 requests at once by default.
+DEFAULT_WEB_THREADS = 200
 
 
 def web_threads() -> int:
