@@ -26,7 +26,7 @@ import workers.runtime as runtime
 from bench.baton_flow import TASKS, WORKFLOW
 from bench.noop_workers import bench_noop
 from orchestration import dispatch
-from orchestration.services.store import query_statements
+from orchestration.services.batch import query_statements
 from orchestration.services.workflows import workflow_start
 
 
@@ -97,7 +97,7 @@ def measure_statements(workflows: int = 20, warmup: int = 3) -> StatementResult:
         return real_decide(**kw)
 
     def wrapper(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        # A hot-path query (store.run_batch) may hold several statements, each counted, and its
+        # A hot-path query (batch.run_batch) may hold several statements, each counted, and its
         # text may be EXECUTEs of prepared statements: query_statements reads its real verbs.
         statement_verbs, writes = query_statements(sql)
         for verb in statement_verbs:

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.db import connection
 
 from orchestration.models import History, Task, Workflow
-from orchestration.services.store import CLAIM_COLUMNS, TASK_FIELDS, claim_sql, decode_task_row, run_batch
+from orchestration.services.batch import run_batch
+from orchestration.services.store import CLAIM_COLUMNS, TASK_FIELDS, claim_sql, decode_task_row
 
 
 def available() -> bool:

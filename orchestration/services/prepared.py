@@ -5,7 +5,7 @@ the same dozen statements over and over (Django disables psycopg's automatic pre
 default client-side binding cannot prepare). Here each hot statement is prepared once per
 database connection (``PREPARE baton_<hash> AS ...``) and then run as ``EXECUTE
 baton_<hash>(...)``: a statement that still travels as text, so it can share a round trip with
-others (``store.run_batch``), but that the server no longer parses or plans.
+others (``batch.run_batch``), but that the server no longer parses or plans.
 
 A prepared statement lives as long as its connection, whatever happens to the transaction
 that prepared it, so the set of names is kept per driver connection (a reconnect starts

@@ -20,9 +20,9 @@ from orchestration import dispatch
 from orchestration.engine.context import LIMITS_KEY
 from orchestration.models import History, Task
 from orchestration.services import limits
+from orchestration.services.batch import query_statements
 from orchestration.services.definitions import task_defs_register, workflow_def_register
 from orchestration.services.polling import task_poll
-from orchestration.services.store import query_statements
 from orchestration.services.sweeper import sweep
 from orchestration.services.tasks import task_claim, task_update
 from orchestration.services.workflows import workflow_start

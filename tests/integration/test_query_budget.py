@@ -24,8 +24,8 @@ from django.test.utils import CaptureQueriesContext
 
 from orchestration import dispatch
 from orchestration.models import Task, Workflow
+from orchestration.services.batch import query_statements
 from orchestration.services.definitions import task_defs_register, workflow_def_register
-from orchestration.services.store import query_statements
 from orchestration.services.workflows import workflow_start
 from workers.runtime import execute
 
@@ -65,7 +65,7 @@ def cost_of(queries: list[dict[str, Any]], seconds: float) -> Cost:
                 commits += head.startswith("COMMIT")
                 in_transaction = False
             continue
-        # One query may carry several statements (store.run_batch), each counted; a
+        # One query may carry several statements (batch.run_batch), each counted; a
         # data-modifying CTE (PostgreSQL's single-statement claim and result) writes too.
         verbs, writes = query_statements(sql)
         statements.extend(verbs)

@@ -1,4 +1,4 @@
-"""store.run_batch on PostgreSQL: a transaction's first batch carries its BEGIN (one round trip
+"""batch.run_batch on PostgreSQL: a transaction's first batch carries its BEGIN (one round trip
 less per decide), and the transaction still behaves as Django's atomic expects."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.db import DatabaseError, DataError, connection, transaction
 
 from orchestration.models import History
 from orchestration.services import prepared
-from orchestration.services.store import run_batch
+from orchestration.services.batch import run_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
