@@ -319,6 +319,8 @@ def unmark_executed(wf: WorkflowState, task_ids: frozenset[str]) -> None:
     """Show the decider these tasks as not yet processed, without recording a change: their
     rows got the flag from the result written in this same transaction, ahead of the decide
     that is about to process them."""
+    if not task_ids:
+        return
     for task in wf.tasks:
         if task.task_id in task_ids:
             _set_slot(task, "executed", False)
