@@ -187,19 +187,23 @@ def take_task_ids(queue: str, count: int) -> list[str] | None:
     return ids
 
 
+def task_argument(body: Any) -> str | None:
+    """args[0] of a decoded Celery task message body, when it is a string (the task id or
+    workflow id Baton publishes). Protocol 2: ``[args, kwargs, embed]``; protocol 1: a dict."""
+    args = body.get("args") if isinstance(body, dict) else body[0] if isinstance(body, list | tuple) and body else None
+    return args[0] if isinstance(args, list | tuple) and args and isinstance(args[0], str) else None
+
+
 def _envelope_argument(raw: bytes) -> str | None:
-    """args[0] of a task message in kombu's Redis envelope (JSON body, base64 or not)."""
+    """``task_argument`` of a message in kombu's Redis envelope (JSON body, base64 or not)."""
     try:
         envelope = json.loads(raw)
         body = envelope["body"]
         if envelope.get("properties", {}).get("body_encoding") == "base64":
             body = base64.b64decode(body)
-        decoded = json.loads(body)
-        # Protocol 2: [args, kwargs, embed]; protocol 1: {"args": [...], ...}.
-        args = decoded.get("args") if isinstance(decoded, dict) else decoded[0]
-    except (ValueError, KeyError, TypeError, IndexError):
+        return task_argument(json.loads(body))
+    except (ValueError, KeyError, TypeError):
         return None
-    return args[0] if isinstance(args, list) and args and isinstance(args[0], str) else None
 
 
 def _send(messages: list[tuple[str, str, str]]) -> None:

@@ -215,16 +215,13 @@ def _claim_due(queue_name: str, limit: int, worker_id: str | None) -> list[dict[
 
 
 def _task_id(message: Message) -> str | None:
-    """args[0] of a Celery message (protocol 2: body ``[args, kwargs, embed]``; 1: a dict)."""
+    """The task id a kombu message carries (``dispatch.task_argument``)."""
     try:
         body = message.decode()
     except Exception:
         log.warning("undecodable message dropped from a task queue", exc_info=True)
         return None
-    args = body.get("args") if isinstance(body, dict) else body[0] if isinstance(body, list | tuple) and body else None
-    if isinstance(args, list | tuple) and args and isinstance(args[0], str):
-        return args[0]
-    return None
+    return dispatch.task_argument(body)
 
 
 def _queue(name: str) -> Queue:
