@@ -8,7 +8,6 @@ window into the database) even while the engine behind the services cannot be im
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +20,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+
+from orchestration.clock import now_ms
 
 EMPTY = "-"
 # Rows of History / TaskLog embedded in a detail page; the full lists are one link away.
@@ -41,11 +42,6 @@ STATUS_COLOURS: dict[str, str] = {
     "TERMINATED": "#57606a",
     "CANCELED": "#57606a",
 }
-
-
-def now_ms() -> int:
-    # Same clock as services.workflows.now_ms, without importing the services (see module doc).
-    return time.time_ns() // 1_000_000
 
 
 def ms_text(ms: int | None, *, precise: bool = False) -> str:

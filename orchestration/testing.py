@@ -1,37 +1,35 @@
-"""Test support shipped with Baton: a movable clock for the services.
+"""Test support shipped with Baton: a clock the test moves by hand.
 
-Services read time through ``now_ms``; tests that need time to pass (timeouts, retry delays,
-sweeps) install a ``Clock`` in its place and move it forward instead of sleeping.
+Everything in Baton reads time from ``orchestration.clock``; a test that needs time to pass
+(timeouts, retry delays, sweeps, token expiry) installs a ``Clock`` there and moves it forward
+instead of sleeping.
 """
 
 from __future__ import annotations
 
-import sys
-import time
 from typing import Any
+
+from orchestration import clock
 
 
 class Clock:
-    """The services' clock: real time plus an offset the test moves forward."""
+    """Real time plus an offset the test moves forward, or a fixed time (``frozen_at``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, frozen_at: int | None = None) -> None:
         self.offset_ms = 0
+        self.frozen_at = frozen_at
 
     def __call__(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
+        base = self.frozen_at if self.frozen_at is not None else clock.system_clock()
+        return base + self.offset_ms
 
     def advance(self, seconds: float) -> None:
         self.offset_ms += int(seconds * 1000)
 
 
-def install_clock(monkeypatch: Any) -> Clock:
-    """Replace ``now_ms`` in every orchestration module that imported it (pytest's monkeypatch
-    undoes it after the test)."""
-    from orchestration.services import workflows
-
-    fake = Clock()
-    original = workflows.now_ms
-    for name, module in list(sys.modules.items()):
-        if name.startswith("orchestration") and getattr(module, "now_ms", None) is original:
-            monkeypatch.setattr(module, "now_ms", fake)
+def install_clock(monkeypatch: Any, fake: Clock | None = None) -> Clock:
+    """Install ``fake`` (a new ``Clock`` if none) as Baton's clock for one test; pytest's
+    monkeypatch puts the real one back afterwards."""
+    fake = fake or Clock()
+    monkeypatch.setattr(clock, "_current", fake)
     return fake

@@ -32,10 +32,10 @@ from rest_framework.response import Response
 
 from orchestration.api import views_workflow, wire
 from orchestration.api.renderers import ConductorView
+from orchestration.clock import now_ms
 from orchestration.search import selectors, summaries
 from orchestration.search.query import QueryError
 from orchestration.services.errors import BadRequest, DefinitionError, FieldError
-from orchestration.services.workflows import now_ms
 
 MAX_SEARCH_SIZE = 5_000
 

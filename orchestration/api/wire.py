@@ -23,12 +23,12 @@ from typing import Any
 from django.db.models import Model
 from rest_framework.request import Request
 
+from orchestration.clock import now_ms
 from orchestration.definitions.model import SYSTEM_TASK_TYPES
 from orchestration.engine.context import base_ref
 from orchestration.models import Task, Workflow
 from orchestration.services import fastpath, store
 from orchestration.services.errors import BadRequest, NotFound
-from orchestration.services.workflows import now_ms
 
 # --- requests ----------------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.crypto import constant_time_compare
 
+from orchestration.clock import now_ms
 from orchestration.models import ApplicationKey, Role
 
 HASH_PREFIX = "sha256$"
@@ -43,10 +44,6 @@ DEV_KEY_NAME = "development key (make run)"
 # Compared against when the key id is unknown, so an unknown id and a wrong secret take the
 # same time (the work is tiny either way; this only removes the difference).
 _DUMMY_HASH = HASH_PREFIX + hashlib.sha256(b"baton-no-such-key").hexdigest()
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def generate_key_id() -> str:

@@ -24,12 +24,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
+
+from orchestration import clock
 
 # Distinct from every other salted_hmac use of SECRET_KEY in Django (sessions, signing...).
 _SALT = "baton.security.tokens.api-token"
@@ -88,7 +89,7 @@ def ttl_seconds() -> int:
 
 def issue(key_id: str, role: str, key_fingerprint: str, *, ttl: int | None = None, now: float | None = None) -> str:
     """A signed token for an application key, valid ``ttl`` seconds (default: the setting)."""
-    issued_at = int(time.time() if now is None else now)
+    issued_at = int(clock.now_seconds() if now is None else now)
     lifetime = ttl_seconds() if ttl is None else ttl
     payload = {
         "sub": key_id,
@@ -129,7 +130,7 @@ def decode(token: str, *, now: float | None = None) -> TokenClaims:
     except (ValueError, KeyError, TypeError, binascii.Error):
         # Signed by us but not in our shape: only possible across incompatible versions.
         raise TokenError(INVALID_TOKEN, "Invalid token") from None
-    current = time.time() if now is None else now
+    current = clock.now_seconds() if now is None else now
     if current >= claims.expires_at:
         raise TokenError(EXPIRED_TOKEN, "Token expired")
     return claims

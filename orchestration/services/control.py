@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from django.db import IntegrityError, transaction
 
 from orchestration import dispatch
+from orchestration.clock import now_ms
 from orchestration.engine import control, rerun
 from orchestration.engine import timeouts as engine_timeouts
 from orchestration.engine.context import DecideContext, FollowUp, StartFailureWorkflow
@@ -35,7 +36,6 @@ from orchestration.services.workflows import (
     _active_domains,
     _decide_and_save,
     _frozen_definition,
-    now_ms,
     redispatch_grace_ms,
     request_decide,
     workflow_decide,

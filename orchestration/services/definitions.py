@@ -7,11 +7,11 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from orchestration.clock import now_ms
 from orchestration.definitions.validation import DefinitionError, validate_task_def, validate_workflow_def
 from orchestration.models import TaskDef, WorkflowDef
 from orchestration.services.errors import BadRequest, Conflict, NotFound
 from orchestration.services.frozen import java_str
-from orchestration.services.workflows import now_ms
 
 
 def _owner_email_mandatory() -> bool:

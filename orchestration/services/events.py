@@ -18,10 +18,10 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from orchestration.clock import now_ms
 from orchestration.definitions.validation import FieldError
 from orchestration.models import EventHandler
 from orchestration.services.errors import Conflict, DefinitionError, NotFound
-from orchestration.services.workflows import now_ms
 
 ACTION_TYPES = (
     "start_workflow", "complete_task", "fail_task", "terminate_workflow", "update_workflow_variables", "start_agent",

@@ -19,13 +19,14 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 
 from orchestration import dispatch
+from orchestration.clock import now_ms
 from orchestration.definitions.validation import validate_workflow_def
 from orchestration.engine.state import TERMINAL_WORKFLOW
 from orchestration.models import DecideRequest, Task, Workflow, WorkflowDef
 from orchestration.services import store
 from orchestration.services.definitions import registered_task_def
 from orchestration.services.errors import BadRequest, DefinitionError, NotFound
-from orchestration.services.workflows import now_ms, redispatch_grace_ms, request_decide, workflow_decide
+from orchestration.services.workflows import redispatch_grace_ms, request_decide, workflow_decide
 
 # --- metadata ----------------------------------------------------------------------------------
 

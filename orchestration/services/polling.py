@@ -33,12 +33,13 @@ from kombu.common import maybe_declare
 from kombu.exceptions import KombuError
 
 from orchestration import dispatch
+from orchestration.clock import now_ms
 from orchestration.definitions.model import SYSTEM_TASK_TYPES
 from orchestration.models import PollData, Task
 from orchestration.services import fastpath, limits, store
 from orchestration.services.errors import BadRequest
 from orchestration.services.tasks import record_poll
-from orchestration.services.workflows import now_ms, redispatch_grace_ms
+from orchestration.services.workflows import redispatch_grace_ms
 
 log = logging.getLogger(__name__)
 

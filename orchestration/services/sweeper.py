@@ -18,8 +18,9 @@ from django.conf import settings
 from django.db import transaction
 
 from orchestration import dispatch
+from orchestration.clock import now_ms
 from orchestration.models import DecideRequest, Task, Workflow
-from orchestration.services.workflows import now_ms, workflow_decide
+from orchestration.services.workflows import workflow_decide
 
 log = logging.getLogger(__name__)
 

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 
 from orchestration import dispatch
+from orchestration.clock import now_ms
 from orchestration.definitions.model import MAX_SECONDS, TaskDefinition
 from orchestration.engine import timeouts
 from orchestration.engine.context import base_ref
@@ -21,7 +22,6 @@ from orchestration.services import fastpath, limits, store
 from orchestration.services.errors import BadRequest, NotFound
 from orchestration.services.workflows import (
     LockBusy,
-    now_ms,
     redispatch_grace_ms,
     workflow_decide,
     workflow_finish_and_decide,

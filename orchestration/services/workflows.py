@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import random
-import time
 import uuid
 from typing import Any
 
@@ -12,6 +11,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from orchestration import dispatch
+from orchestration.clock import now_ms
 from orchestration.definitions.model import WorkflowDefinition
 from orchestration.definitions.validation import DefinitionError, validate_workflow_def
 from orchestration.engine.context import DecideContext
@@ -23,10 +23,6 @@ from orchestration.services.errors import BadRequest
 
 log = logging.getLogger(__name__)
 _rng = random.SystemRandom()
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _active_domains(task_type: str) -> frozenset[str]:

@@ -14,6 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from orchestration.clock import now_ms
 from orchestration.models import (
     DecideRequest,
     DefinitionSnapshot,
@@ -27,7 +28,7 @@ from orchestration.models import (
 )
 from orchestration.services.definitions import task_defs_register, workflow_def_register
 from orchestration.services.tasks import record_poll, task_claim, task_update
-from orchestration.services.workflows import now_ms, request_decide, workflow_start
+from orchestration.services.workflows import request_decide, workflow_start
 
 pytestmark = pytest.mark.django_db
 

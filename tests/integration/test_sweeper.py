@@ -16,10 +16,9 @@ import pytest
 import redis
 from django.conf import settings
 
-from orchestration import dispatch
+from orchestration import clock, dispatch
 from orchestration import tasks as celery_tasks
 from orchestration.models import DecideRequest, History, Task, Workflow
-from orchestration.services import workflows as workflow_services
 from orchestration.services.definitions import task_defs_register, workflow_def_register
 from orchestration.services.sweeper import STALE_DECIDE_REQUEST_MS, UNPROCESSED_GRACE_MS, SweepReport, sweep
 from orchestration.services.tasks import task_claim, task_update
@@ -234,7 +233,7 @@ def test_stale_decide_request_is_republished_and_refreshed(broker: Broker) -> No
     name = register(task_type)
     stale_id = workflow_start(name=name, input={})
     fresh_id = workflow_start(name=name, input={})
-    now = workflow_services.now_ms()
+    now = clock.now_ms()
     DecideRequest.objects.create(workflow_id=stale_id, requested_at=now - STALE_DECIDE_REQUEST_MS - 1000)
     DecideRequest.objects.create(workflow_id=fresh_id, requested_at=now - 1000)
     assert broker.decide_messages(stale_id) == 0
