@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-import orchestration.services.tasks as task_services
 import workers.runtime as runtime
 from bench.baton_flow import TASKS, WORKFLOW
 from bench.noop_workers import bench_noop
 from orchestration import dispatch
-from orchestration.services.batch import query_statements
 from orchestration.services.workflows import workflow_start
+from orchestration.testing import TRANSACTION_CONTROL, describe_statement
 
 
 @dataclass
@@ -82,33 +81,26 @@ def measure_statements(workflows: int = 20, warmup: int = 3) -> StatementResult:
     def mark(name: str) -> None:
         phase[0] = name
 
-    real_claim, real_update, real_decide = runtime.task_claim, runtime.task_update, task_services.workflow_decide
+    real_claim, real_update = runtime.task_claim, runtime.task_update
 
     def claim(**kw):  # type: ignore[no-untyped-def]
         mark("claim")
         return real_claim(**kw)
 
     def update(**kw):  # type: ignore[no-untyped-def]
-        mark("update")
+        mark("update+decide")  # a result is applied and decided in one transaction
         return real_update(**kw)
 
-    def decide(**kw):  # type: ignore[no-untyped-def]
-        mark("decide")
-        return real_decide(**kw)
-
     def wrapper(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        # A hot-path query (batch.run_batch) may hold several statements, each counted, and its
-        # text may be EXECUTEs of prepared statements: query_statements reads its real verbs.
-        statement_verbs, writes = query_statements(sql)
-        for verb in statement_verbs:
-            if verb == "BEGIN":
-                begins[0] += 1
-                continue
-            counts[phase[0]] += 1
-            verbs[verb] += 1
+        verb, writes = describe_statement(sql)
+        if verb in TRANSACTION_CONTROL:
+            begins[0] += verb == "BEGIN"
+            return execute(sql, params, many, context)
+        counts[phase[0]] += 1
+        verbs[verb] += 1
         if not connection.in_atomic_block and writes:
-            commits[0] += 1  # autocommit: the statement (or batch) is its own (durable) transaction
-        if recording[0] and statement_verbs != ["BEGIN"]:
+            commits[0] += 1  # autocommit: the statement is its own (durable) transaction
+        if recording[0]:
             sample.append(f"[{phase[0]}] {' '.join(sql.split())[:150]}")
         return execute(sql, params, many, context)
 
@@ -122,7 +114,7 @@ def measure_statements(workflows: int = 20, warmup: int = 3) -> StatementResult:
     with _in_process_broker() as queue:
         for _ in range(warmup):
             _run_one(queue)
-        runtime.task_claim, runtime.task_update, task_services.workflow_decide = claim, update, decide
+        runtime.task_claim, runtime.task_update = claim, update
         connection.commit = counting_commit  # type: ignore[method-assign]
         try:
             with CaptureQueriesContext(connection), connection.execute_wrapper(wrapper):
@@ -130,7 +122,7 @@ def measure_statements(workflows: int = 20, warmup: int = 3) -> StatementResult:
                     recording[0] = i == 0
                     _run_one(queue, mark)
         finally:
-            runtime.task_claim, runtime.task_update, task_services.workflow_decide = real_claim, real_update, real_decide
+            runtime.task_claim, runtime.task_update = real_claim, real_update
             del connection.commit
     transitions = workflows * TASKS
     return StatementResult(

@@ -152,8 +152,8 @@ BATON = {
     # How long a process trusts its cached view of an application key: the longest a revoked
     # key keeps working in *other* processes (the one that revoked it forgets at once).
     "AUTH_KEY_CACHE_SECONDS": float(os.environ.get("BATON_AUTH_KEY_CACHE_SECONDS", "5")),
-    # PostgreSQL: run the task-transition statements as server-side prepared statements
-    # (orchestration.services.prepared). Turn off behind a pooler in transaction mode
+    # PostgreSQL: the task-transition statements are prepared once per connection (psycopg's
+    # prepare_threshold, set in DATABASES below). Turn off behind a pooler in transaction mode
     # (PgBouncer), which cannot keep per-connection state.
     "PREPARED_STATEMENTS": _env_bool("BATON_PREPARED_STATEMENTS", True),
     # A polling worker's last poll time (poll data) is written at most this often, per web
@@ -161,7 +161,7 @@ BATON = {
     "POLL_DATA_INTERVAL_MS": int(os.environ.get("BATON_POLL_DATA_INTERVAL_MS", "1000")),
     # PostgreSQL: a worker's claim of a task (SCHEDULED -> IN_PROGRESS) commits without waiting
     # for the disk. A database crash may forget the claims of its last fraction of a second;
-    # those tasks are handed out again, as after a worker crash (services.fastpath).
+    # those tasks are handed out again, as after a worker crash (services.store.claim).
     "ASYNC_CLAIM_COMMIT": _env_bool("BATON_ASYNC_CLAIM_COMMIT", True),
 }
 
@@ -171,6 +171,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("BATON_LOG_LEVEL", "WARNING")},
 }
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg prepares a statement run on a server-binding cursor from its first execution
+    # (0) and keeps it for the connection's life. Django's own cursors bind on the client and
+    # never prepare, so this reaches only the transition statements (services.statements),
+    # which run on server-binding cursors. None leaves preparation off.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 0 if BATON["PREPARED_STATEMENTS"] else None
 
 # --- OpenAPI: /api/schema and /api/docs (orchestration.api.urls_docs) ---------------------------
 # The schema is built from the URL conf and the registry in orchestration.api.openapi; views

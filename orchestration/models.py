@@ -163,6 +163,10 @@ class Task(models.Model):
     # Earliest time one of this task's timeouts can fire (hint for the sweeper's index; the
     # decider makes the real check).
     timeout_at = models.BigIntegerField(null=True, blank=True)
+    # While SCHEDULED: what the claim makes of timeout_at, without reading anything (the earliest
+    # of this fixed time and the claim's time plus this lease; engine.timeouts.ClaimDeadline).
+    claim_deadline_at = models.BigIntegerField(null=True, blank=True)
+    claim_lease_ms = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["seq"]

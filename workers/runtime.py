@@ -138,6 +138,6 @@ def execute(task_id: str, function: Callable[..., Any], *, wants_context: bool) 
             output = {"result": result}
     task_update(
         task_id=task_id, workflow_id=ctx.workflow_id, status=status, output=output, reason=reason,
-        worker_id=worker_id, callback_after_seconds=callback, logs=ctx.logs or None, ref=ctx.ref,
+        worker_id=worker_id, callback_after_seconds=callback, logs=ctx.logs or None,
     )
     return status

@@ -27,7 +27,7 @@ from orchestration.clock import now_ms
 from orchestration.definitions.model import SYSTEM_TASK_TYPES
 from orchestration.engine.context import base_ref
 from orchestration.models import Task, Workflow
-from orchestration.services import fastpath, store
+from orchestration.services import store
 from orchestration.services.errors import BadRequest, NotFound
 
 # --- requests ----------------------------------------------------------------------------------
@@ -273,7 +273,7 @@ def snapshot_view(key: str) -> _SnapshotView:
 # --- executions --------------------------------------------------------------------------------
 
 # What a task document needs from its workflow.
-WORKFLOW_INFO_FIELDS = fastpath.WORKFLOW_INFO
+WORKFLOW_INFO_FIELDS = store.WORKFLOW_INFO
 
 
 def _row(row_or_model: Mapping[str, Any] | Model) -> Mapping[str, Any]:
@@ -396,7 +396,7 @@ def tasks_json(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows = list(rows)
     if not rows:
         return []
-    # A claim from a poll already carries its workflow's info (services.fastpath.claim).
+    # A claim from a poll already carries its workflow's info (services.store.claim).
     infos = {r["workflow_id"]: r["workflow_info"] for r in rows if "workflow_info" in r}
     missing = {r["workflow_id"] for r in rows} - infos.keys()
     if missing:

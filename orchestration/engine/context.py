@@ -185,7 +185,7 @@ class DecideContext:
         if status == "SCHEDULED":
             task.dispatch_at = self.now + start_delay * 1000
             if task_def is not None:
-                task.timeout_at = timeouts.task_deadline(task=task, task_def=task_def, async_complete=node.async_complete)
+                timeouts.set_deadlines(task, task_def=task_def, async_complete=node.async_complete)
         return task
 
     def create_tasks(self, node: WorkflowTaskNode, *, iteration: int) -> list[TaskState]:

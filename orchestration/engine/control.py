@@ -263,9 +263,7 @@ def new_attempt(ctx: DecideContext, task: TaskState) -> TaskState:
     attempt.reason_for_incompletion = None
     attempt.first_scheduled_time = ctx.now
     if attempt.status == "SCHEDULED":
-        attempt.timeout_at = timeouts.task_deadline(
-            task=attempt, task_def=ctx.task_def_for(node), async_complete=bool(node and node.async_complete)
-        )
+        timeouts.set_deadlines(attempt, task_def=ctx.task_def_for(node), async_complete=bool(node and node.async_complete))
     task.retried = True
     task.executed = True
     return attempt

@@ -154,9 +154,7 @@ def _advance_open_task(ctx: DecideContext, task: TaskState, node: WorkflowTaskNo
                 _end_workflow(ctx, "TIMED_OUT", verdict.reason, failed_task=task)
             return True
         # Keep the sweeper's hint exact, so an ALERT_ONLY or early hint is not re-swept forever.
-        deadline = timeouts.task_deadline(task=task, task_def=task_def, async_complete=async_complete)
-        if deadline != task.timeout_at:
-            task.timeout_at = deadline
+        timeouts.set_deadlines(task, task_def=task_def, async_complete=async_complete)
     if operator.kind is Kind.SYNC and node is not None:
         return operator.execute(ctx, task, node)
     return False

@@ -165,9 +165,7 @@ def _reset_for_rerun(ctx: DecideContext, task: TaskState, task_input: dict[str, 
     task.dispatch_at = now
     node = ctx.node_for(task)
     task_def = ctx.task_def_for(node)
-    task.timeout_at = timeouts.task_deadline(
-        task=task, task_def=task_def, async_complete=bool(node and node.async_complete)
-    )
+    timeouts.set_deadlines(task, task_def=task_def, async_complete=bool(node and node.async_complete))
     ctx.to_dispatch.append(task)
 
 

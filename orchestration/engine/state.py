@@ -6,7 +6,6 @@ back what the decider marked as new or changed. No ORM object ever reaches the e
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +82,9 @@ class TaskState(_Tracked):
     update_time: int = 0
     dispatch_at: int | None = None
     timeout_at: int | None = None
+    # What the claim makes of timeout_at (engine.timeouts.ClaimDeadline), kept while SCHEDULED.
+    claim_deadline_at: int | None = None
+    claim_lease_ms: int | None = None
     # Bookkeeping for the service layer, never persisted: see _Tracked.
     is_new: bool = False
     dirty: set[str] | None = None
@@ -100,46 +102,6 @@ class TaskState(_Tracked):
             self.end_time = now
         if reason is not None:
             self.reason_for_incompletion = reason
-
-
-class RawJSON(str):
-    """A task's JSON column as read from the database, not decoded yet (see ``LoadedTask``)."""
-
-    __slots__ = ()
-
-
-class _DecodedOnRead:
-    """Stands in front of one of TaskState's JSON slots: text read from the database
-    (``RawJSON``) is decoded on the first read and kept decoded; writes go to the slot."""
-
-    __slots__ = ("_slot",)
-
-    def __init__(self, slot: Any) -> None:
-        self._slot = slot
-
-    def __get__(self, obj: Any, owner: Any = None) -> Any:
-        if obj is None:
-            return self
-        value = self._slot.__get__(obj, owner)
-        if type(value) is RawJSON:
-            value = json.loads(value)
-            self._slot.__set__(obj, value)
-        return value
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        self._slot.__set__(obj, value)
-
-
-class LoadedTask(TaskState):
-    """A task loaded for a decide. Its input, output and extra stay JSON text until something
-    reads them: a decide loads every task of its workflow, but reads the data of few (those an
-    expression names, the open ones), and decoding them all made a transition's cost grow with
-    the workflow's length (json.loads was half of it at task 250 of 300)."""
-
-    __slots__ = ()
-    input = _DecodedOnRead(TaskState.__dict__["input"])
-    output = _DecodedOnRead(TaskState.__dict__["output"])
-    extra = _DecodedOnRead(TaskState.__dict__["extra"])
 
 
 @dataclass(slots=True, eq=False)

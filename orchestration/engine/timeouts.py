@@ -18,7 +18,7 @@ sweeper re-decide the task forever).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from orchestration.definitions.model import TaskDefinition
 from orchestration.engine.state import TaskState, WorkflowState
@@ -170,6 +170,22 @@ def check_task_timeouts(
     return alert
 
 
+def _actionable_deadlines(task: TaskState, task_def: TaskDefinition, async_complete: bool) -> dict[str, int]:
+    """The deadline of each check that can act on the task, by kind. This is the rule for which
+    checks count: ALERT_ONLY thresholds are left out (see module doc), the response check always
+    counts."""
+    found: dict[str, int] = {}
+    response = _response_deadline(task, task_def, async_complete)
+    if response is not None:
+        found["response"] = response
+    if task_def.timeout_policy != ALERT_ONLY:
+        for kind, deadline_of, _ in _POLICY_CHECKS:
+            deadline = deadline_of(task, task_def)
+            if deadline is not None:
+                found[kind] = deadline
+    return found
+
+
 def task_deadline(
     *, task: TaskState, task_def: TaskDefinition | None, async_complete: bool = False
 ) -> int | None:
@@ -181,11 +197,55 @@ def task_deadline(
     """
     if task_def is None:
         return None
-    candidates: list[int | None] = [_response_deadline(task, task_def, async_complete)]
-    if task_def.timeout_policy != ALERT_ONLY:
-        candidates += [deadline_of(task, task_def) for _, deadline_of, _ in _POLICY_CHECKS]
-    found = [d for d in candidates if d is not None]
-    return min(found) if found else None
+    found = _actionable_deadlines(task, task_def, async_complete)
+    return min(found.values()) if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimDeadline:
+    """What ``task_deadline`` of a SCHEDULED task becomes once a worker claims it, in a form the
+    claim statement can finish without reading anything: the earliest of a fixed time (``at``)
+    and the claim's own time plus ``after_claim_ms``. None where no check counts that way."""
+
+    at: int | None = None
+    after_claim_ms: int | None = None
+
+
+def claim_deadline(*, task: TaskState, task_def: TaskDefinition | None, async_complete: bool = False) -> ClaimDeadline:
+    """The task's deadline once claimed (see ``ClaimDeadline``), by the same checks as
+    ``task_deadline``: it evaluates them on the task as a claim leaves it at two instants, and a
+    check whose deadline moves with the instant counts from the claim, one that does not is
+    fixed (a total timeout, or the task timeout of a task started before)."""
+    if task_def is None or task.status != "SCHEDULED":
+        return ClaimDeadline()
+    first, second = 1, 2  # any two instants: only the difference between them matters
+    at_first = _actionable_deadlines(_as_claimed(task, first), task_def, async_complete)
+    at_second = _actionable_deadlines(_as_claimed(task, second), task_def, async_complete)
+    fixed = [d for kind, d in at_first.items() if at_second.get(kind) == d]
+    moving = [d - first for kind, d in at_first.items() if at_second.get(kind) == d + (second - first)]
+    return ClaimDeadline(at=min(fixed) if fixed else None, after_claim_ms=min(moving) if moving else None)
+
+
+def _as_claimed(task: TaskState, now: int) -> TaskState:
+    """A copy of the task as the claim statement leaves it at ``now`` (see store's claim)."""
+    return replace(
+        task, status="IN_PROGRESS", start_time=task.start_time if task.start_time > 0 else now, update_time=now,
+        callback_after_seconds=0, is_new=False, dirty=None,
+    )
+
+
+def set_deadlines(task: TaskState, *, task_def: TaskDefinition | None, async_complete: bool = False) -> None:
+    """Keep the task's sweeper hint (``timeout_at``) and, while it is SCHEDULED, what its claim
+    will make of it (``claim_deadline_at``, ``claim_lease_ms``) in step with its state. Only
+    changed values are assigned, so an unchanged task is not written back."""
+    deadline = task_deadline(task=task, task_def=task_def, async_complete=async_complete)
+    claimed = claim_deadline(task=task, task_def=task_def, async_complete=async_complete)
+    if task.timeout_at != deadline:
+        task.timeout_at = deadline
+    if task.claim_deadline_at != claimed.at:
+        task.claim_deadline_at = claimed.at
+    if task.claim_lease_ms != claimed.after_claim_ms:
+        task.claim_lease_ms = claimed.after_claim_ms
 
 
 # --- workflow ---

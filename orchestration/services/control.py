@@ -34,8 +34,8 @@ from orchestration.services import store
 from orchestration.services.errors import BadRequest, Conflict, NotFound, ServiceError
 from orchestration.services.workflows import (
     _active_domains,
-    _decide_and_save,
     _frozen_definition,
+    decide_and_save,
     redispatch_grace_ms,
     request_decide,
     workflow_decide,
@@ -144,7 +144,7 @@ def _decide_locked(workflow_id: str, *, actor: str) -> None:
     """Decide inside the caller's transaction (the row is locked already)."""
     wf = store.load_workflow(workflow_id, lock=True)
     if wf is not None:
-        _decide_and_save(wf, now=now_ms(), actor=actor)
+        decide_and_save(wf, now=now_ms(), actor=actor)
 
 
 def _revive_parents(wf: WorkflowState, *, actor: str, operation: str) -> None:
@@ -460,12 +460,13 @@ def workflow_reset_callbacks(*, workflow_id: str, actor: str = "api") -> None:
         for task in control.callbacks_to_reset(wf):
             task.callback_after_seconds = 0
             node = ctx.node_for(task)
-            deadline = engine_timeouts.task_deadline(
-                task=task, task_def=ctx.task_def_for(node), async_complete=bool(node and node.async_complete)
+            engine_timeouts.set_deadlines(
+                task, task_def=ctx.task_def_for(node), async_complete=bool(node and node.async_complete)
             )
             # Guarded: a task claimed since the load keeps what its claim wrote.
             if Task.objects.filter(pk=task.task_id, status="SCHEDULED").update(
-                callback_after_seconds=0, dispatch_at=ctx.now + grace, timeout_at=deadline
+                callback_after_seconds=0, dispatch_at=ctx.now + grace, timeout_at=task.timeout_at,
+                claim_deadline_at=task.claim_deadline_at, claim_lease_ms=task.claim_lease_ms,
             ):
                 published.append((task.task_id, task.queue_name, task.task_type))
                 History.objects.create(

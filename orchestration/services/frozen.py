@@ -23,8 +23,7 @@ from django.db import connection
 
 from orchestration.definitions.model import WorkflowDefinition
 from orchestration.models import DefinitionSnapshot, TaskDef, WorkflowDef
-from orchestration.services import store
-from orchestration.services.batch import run_batch
+from orchestration.services import statements, store
 from orchestration.services.errors import NotFound
 
 _CACHE_SIZE = 128
@@ -104,10 +103,10 @@ def _lookup_sql(vendor: str, with_version: bool, task_names: int) -> tuple[str, 
 def _texts(name: str, version: int | None, task_names: tuple[str, ...]) -> tuple[str | None, tuple[tuple[str, str], ...]]:
     """The stored text of the WorkflowDef and of the named TaskDefs, in one round trip."""
     workflow_sql, tasks_sql = _lookup_sql(connection.vendor, bool(version), len(task_names))
-    statements: list[tuple[str, Any]] = [(workflow_sql, [name, version] if version else [name])]
+    batch: list[tuple[str, Any]] = [(workflow_sql, [name, version] if version else [name])]
     if task_names:
-        statements.append((tasks_sql, list(task_names)))
-    results = run_batch(statements, fetch=True)
+        batch.append((tasks_sql, list(task_names)))
+    results = statements.run(batch, fetch=True)
     text = results[0][0][0] if results[0] else None
     return text, tuple(sorted((n, t) for n, t in results[1])) if task_names else ()
 
@@ -116,7 +115,7 @@ def _task_texts(task_names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     if not task_names:
         return ()
     _, tasks_sql = _lookup_sql(connection.vendor, False, len(task_names))
-    rows = run_batch([(tasks_sql, list(task_names))], fetch=True)[0]
+    rows = statements.run([(tasks_sql, list(task_names))], fetch=True)[0]
     return tuple(sorted((n, t) for n, t in rows))
 
 

@@ -36,9 +36,8 @@ from orchestration import dispatch
 from orchestration.clock import now_ms
 from orchestration.definitions.model import SYSTEM_TASK_TYPES
 from orchestration.models import PollData, Task
-from orchestration.services import fastpath, limits, store
 from orchestration.services.errors import BadRequest
-from orchestration.services.tasks import record_poll
+from orchestration.services.tasks import record_poll, task_claim
 from orchestration.services.workflows import redispatch_grace_ms
 
 log = logging.getLogger(__name__)
@@ -148,51 +147,27 @@ def _claimable(now: int) -> Q:
     return Q(status="SCHEDULED") & (Q(callback_after_seconds__lte=0) | Q(due_at__lte=now))
 
 
-def _claim_rows(queryset: Any, worker_id: str | None, now: int, limit: int | None = None) -> list[dict[str, Any]]:
-    claimed = []
-    with transaction.atomic():
-        # Lock the candidates (skipping rows another poller is claiming right now, instead of
-        # queueing behind it), then claim each with the store's compare-and-set.
-        rows = list(
-            queryset.select_for_update(skip_locked=True).values("id", "task_type", "task_def_name", "extra")[:limit]
-        )
-        # TaskDef limits (reference §4.7): only tasks that carry them cost a lock and counts.
-        limited = [c for c in map(limits.candidate, rows) if c is not None]
-        refused = limits.refusals(limited, now=now) if limited else {}
-        # A refused task stays SCHEDULED; its dispatch_at is left alone: pollers look in the
-        # database on every poll, and moving it earlier would have the sweeper publish a message
-        # per waiting task every few seconds that nobody may consume.
-        for row in rows:
-            if row["id"] in refused:
-                continue
-            claim = store.claim_task(task_id=row["id"], worker_id=worker_id, now=now)
-            if claim is not None:
-                claimed.append(claim)
+def _claim_each(task_ids: list[str], queue_name: str, worker_id: str | None, limit: int) -> list[dict[str, Any]]:
+    """Claim the named tasks one by one (``task_claim``: a compare-and-set, limits checked),
+    until ``limit`` are claimed; a task that is gone, taken, waiting out a delay or over its
+    TaskDef's limits is passed over."""
+    claimed: list[dict[str, Any]] = []
+    for task_id in task_ids:
+        if len(claimed) >= limit:
+            break
+        row = task_claim(task_id=task_id, worker_id=worker_id, queue_name=queue_name, postpone_refused=False)
+        if row is not None:
+            claimed.append(row)
     return claimed
 
 
 def _claim_ids(task_ids: list[str], queue_name: str, worker_id: str | None) -> list[dict[str, Any]]:
-    """Claim the tasks messages named. A message for a task that is gone, taken, or waiting
-    out a callbackAfterSeconds (the same task id is re-queued by an IN_PROGRESS update, and an
-    older message for it may still be around) is stale: dropped, the database has the truth."""
-    if not task_ids:
-        return []
-    now = now_ms()
-    claimed: list[dict[str, Any]] = []
-    rest = list(dict.fromkeys(task_ids))
-    if fastpath.available():
-        # Each in one statement (PostgreSQL); what that does not claim (a limited task, or a
-        # stale message) goes the transactional way below, which tells them apart.
-        fast = [fastpath.claim(task_id=t, worker_id=worker_id, now=now, queue_name=queue_name) for t in rest]
-        claimed = [row for row in fast if row is not None]
-        rest = [t for t, row in zip(rest, fast, strict=True) if row is None]
-    if rest:
-        candidates = (
-            Task.objects.filter(pk__in=set(rest), queue_name=queue_name).alias(due_at=_DUE_AT).filter(_claimable(now))
-        )
-        claimed += _claim_rows(candidates, worker_id, now)
-    order = {task_id: i for i, task_id in enumerate(task_ids)}  # keep the broker's order
-    return sorted(claimed, key=lambda row: order[row["id"]])
+    """Claim the tasks messages named, in the broker's order. A message for a task that is
+    gone, taken, or waiting out a callbackAfterSeconds (the same task id is re-queued by an
+    IN_PROGRESS update, and an older message for it may still be around) is stale: dropped, the
+    database has the truth."""
+    unique = list(dict.fromkeys(task_ids))
+    return _claim_each(unique, queue_name, worker_id, len(unique))
 
 
 def _claim_due(queue_name: str, limit: int, worker_id: str | None) -> list[dict[str, Any]]:
@@ -205,11 +180,10 @@ def _claim_due(queue_name: str, limit: int, worker_id: str | None) -> list[dict[
         .filter(due_at__lte=now)
         .order_by("scheduled_time")
     )
-    # Cheap existence check first, so the common "nothing due" case takes no write lock
-    # (on SQLite every transaction here is BEGIN IMMEDIATE).
-    if not due.exists():
-        return []
-    return _claim_rows(due, worker_id, now, limit)
+    # A few more candidates than wanted: another poller may take some of them first, and a
+    # task over its TaskDef's limits is passed over.
+    candidates = list(due.values_list("id", flat=True)[: limit * 2 + 8])
+    return _claim_each(candidates, queue_name, worker_id, limit) if candidates else []
 
 
 # --- broker ------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""Rows <-> engine values, and writing back exactly what a decision changed.
+"""Rows <-> engine values: loading a workflow for a decide, writing back exactly what the
+decision changed, and the claim of a task.
 
-Kept deliberately close to the SQL: the transition hot path is counted in statements
-(reference budget: at most 10 statements and 3 commits per task transition), so this module
-loads a workflow in two queries and saves a decision in at most four.
+Kept close to the SQL because every task transition runs through here and is budgeted in
+statements (at most 10 statements and 3 commits per transition; ``make bench`` counts them): a
+workflow loads in two statements and a decision saves in at most four, each step in one round
+trip (``services.statements``).
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models
 
 from orchestration.definitions.model import WorkflowDefinition
-from orchestration.engine.state import LoadedTask, RawJSON, TaskState, WorkflowState
+from orchestration.engine.results import AppliedResult
+from orchestration.engine.state import TaskState, WorkflowState
 from orchestration.models import DefinitionSnapshot, History, Task, Workflow
-from orchestration.services.batch import run_batch
+from orchestration.services import statements
 
 # Columns of Task in TaskState's vocabulary (TaskState.task_id <-> Task.id).
 TASK_FIELDS: tuple[str, ...] = (
@@ -28,7 +33,7 @@ TASK_FIELDS: tuple[str, ...] = (
     "input", "output", "reason_for_incompletion", "worker_id", "domain", "queue_name", "poll_count",
     "callback_after_seconds", "start_delay_seconds", "response_timeout_seconds", "timeout_seconds",
     "retried_task_id", "workflow_priority", "extra", "scheduled_time", "first_scheduled_time", "start_time",
-    "end_time", "update_time", "dispatch_at", "timeout_at",
+    "end_time", "update_time", "dispatch_at", "timeout_at", "claim_deadline_at", "claim_lease_ms",
 )
 # The columns a claim returns, in order.
 CLAIM_COLUMNS: tuple[str, ...] = ("id", "workflow_id", *TASK_FIELDS)
@@ -75,32 +80,47 @@ def definition_for(key: str) -> WorkflowDefinition:
     return definition
 
 
-_new_object = object.__new__
-_set_slot = object.__setattr__
-# Every slot of a TaskState is either a persisted field or bookkeeping set below.
+# Every field of a TaskState is either a persisted column or bookkeeping for the save.
 assert {f.name for f in dataclasses.fields(TaskState)} == {"task_id", *TASK_FIELDS, "is_new", "dirty", "loaded_status"}
+
+_JSON_TASK_FIELDS = ("input", "output", "extra")
+_BOOL_TASK_FIELDS = ("retried", "executed")
+_WORKFLOW_JSON = ("input", "output", "variables", "task_to_domain", "failed_reference_task_names", "failed_task_names", "extra")
+
+
+def _json(value: Any) -> Any:
+    """A JSON column as read with plain SQL: Django has the driver hand JSON back as text (its
+    JSONField decodes it), so statements that bypass the ORM decode it here."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def decode_task_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A task row read with plain SQL, as the ORM would give it: JSON decoded, and booleans as
+    booleans (SQLite hands them back as integers)."""
+    for name in _JSON_TASK_FIELDS:
+        row[name] = _json(row[name])
+    for name in _BOOL_TASK_FIELDS:
+        row[name] = bool(row[name])
+    return row
+
+
+_new_object = object.__new__
+_set_field = object.__setattr__
 
 
 def task_from_row(row: dict[str, Any]) -> TaskState:
-    """A loaded task, tracking changes from now on; JSON columns still as text are decoded
-    when first read (``LoadedTask``). Filled slot by slot rather than through the dataclass
-    __init__: that sends each of its ~35 fields through the change tracker's __setattr__,
-    which showed up in the worker's profile (every decide loads its tasks)."""
-    task = _new_object(LoadedTask)
-    _set_slot(task, "task_id", row["id"])
+    """A loaded task (``id``, ``TASK_FIELDS``, decoded), tracking changes from now on. Filled
+    field by field rather than through the dataclass __init__, which would send each of its
+    ~35 fields through the change tracker's __setattr__: every decide loads every live task of
+    its workflow, and that showed up in the worker's profile."""
+    task = _new_object(TaskState)
+    _set_field(task, "task_id", row["id"])
     for name in TASK_FIELDS:
-        value = row[name]
-        if name in _JSON_TASK_FIELDS and isinstance(value, str):
-            value = RawJSON(value)
-        _set_slot(task, name, value)
-    _set_slot(task, "is_new", False)
-    _set_slot(task, "dirty", set())
-    _set_slot(task, "loaded_status", row["status"])
+        _set_field(task, name, row[name])
+    _set_field(task, "is_new", False)
+    _set_field(task, "dirty", set())
+    _set_field(task, "loaded_status", row["status"])
     return task
-
-
-_JSON_TASK_FIELDS = frozenset({"input", "output", "extra"})
-_WORKFLOW_JSON = ("input", "output", "variables", "task_to_domain", "failed_reference_task_names", "failed_task_names", "extra")
 
 
 @functools.cache
@@ -122,45 +142,25 @@ def _load_statements(lock: bool, nowait: bool, vendor: str) -> tuple[str, str]:
     return workflow_sql, task_sql
 
 
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
 _TASK_COLUMNS = ("id", *TASK_FIELDS)
 
 
 def load_workflow(workflow_id: str, *, lock: bool = False, nowait: bool = False) -> WorkflowState | None:
     """A workflow and its live tasks, optionally under the workflow's row lock (SELECT ... FOR
-    UPDATE [NOWAIT] on PostgreSQL; SQLite serializes writers with BEGIN IMMEDIATE instead)."""
-    return load_workflow_and(workflow_id, lock=lock, nowait=nowait)[0]
-
-
-def load_workflow_and(
-    workflow_id: str, *, lock: bool = False, nowait: bool = False, between: tuple[str, Any] | None = None
-) -> tuple[WorkflowState | None, tuple[Any, ...] | None]:
-    """``load_workflow``, with one more statement run after the workflow's row is locked and
-    before its tasks are read (a worker's result, so that the decide sees it); returns the
-    workflow (None if there is none) and the first row that statement returned (None if none).
-
-    On PostgreSQL the two or three statements travel in one round trip (see ``run_batch``)."""
+    UPDATE [NOWAIT] on PostgreSQL; SQLite serializes writers with BEGIN IMMEDIATE instead).
+    The two reads share one round trip."""
     workflow_sql, task_sql = _load_statements(lock, nowait, connection.vendor)
-    statements: list[tuple[str, Any]] = [(workflow_sql, [workflow_id])]
-    if between is not None:
-        statements.append(between)
-    statements.append((task_sql, [workflow_id, False]))
-    results = run_batch(statements, fetch=True)
-    rows = results[0]
-    extra = results[1][0] if between is not None and results[1] else None
+    rows, task_rows = statements.run([(workflow_sql, [workflow_id]), (task_sql, [workflow_id, False])], fetch=True)
     if not rows:
-        return None, extra
+        return None
     values = dict(zip(("snapshot_id", *WORKFLOW_FIELDS), rows[0], strict=True))
     for name in _WORKFLOW_JSON:
         values[name] = _json(values[name])
     snapshot = values.pop("snapshot_id")
     wf = WorkflowState(workflow_id=workflow_id, definition=definition_for(snapshot), snapshot_key=snapshot, **values)
-    wf.tasks = [task_from_row(_bools(dict(zip(_TASK_COLUMNS, r, strict=True)))) for r in results[-1]]
+    wf.tasks = [task_from_row(decode_task_row(dict(zip(_TASK_COLUMNS, r, strict=True)))) for r in task_rows]
     wf.start_tracking()
-    return wf, extra
+    return wf
 
 
 _HISTORY_COLUMNS = ("workflow_id", "task_id", "ref", "from_status", "to_status", "actor", "reason", "at")
@@ -260,27 +260,62 @@ def save_workflow(
     changed_tasks: list[TaskState],
     actor: str,
     snapshot: tuple[str, str] | None = None,
-    executed_in_db: frozenset[str] = frozenset(),
+    results: Mapping[str, tuple[AppliedResult, str]] | None = None,
 ) -> None:
-    """Write what the decision changed and append the history of every status change: one
-    batch of statements (one round trip on PostgreSQL). A new workflow's frozen definition
-    (``snapshot``: key, JSON text) is stored first unless a row with that key exists.
-    ``executed_in_db``: tasks whose row already has its processed flag set in this transaction
-    (see ``unmark_executed``)."""
-    if executed_in_db:
-        changed_tasks = _reconcile_executed(wf, changed_tasks, executed_in_db)
+    """Write what the decision changed and append the history of every status change, in one
+    round trip. A new workflow's frozen definition (``snapshot``: key, JSON text) is stored
+    first unless a row with that key exists. ``results``: task id -> (the worker's result
+    applied before the decide, who reported it), so that the history shows the result and then
+    what the decider made of it (a FAILED optional task becoming COMPLETED_WITH_ERRORS)."""
+    results = results or {}
     history: list[tuple[Any, ...]] = []
-    statements: list[tuple[str, Any]] = []
+    batch: list[tuple[str, Any]] = []
     if snapshot is not None:
-        statements.append((_snapshot_insert_sql(), [snapshot[0], snapshot[1], wf.create_time]))
+        batch.append((_snapshot_insert_sql(), [snapshot[0], snapshot[1], wf.create_time]))
     guarded: dict[int, str] = {}  # statement index -> task id, for the compare-and-set updates
     wid = wf.workflow_id
     if wf.is_new:
-        statements += _insert(Workflow, _WORKFLOW_INSERT_COLUMNS, [(wid, wf.snapshot_key, *(getattr(wf, f) for f in WORKFLOW_FIELDS))])
+        batch += _insert(Workflow, _WORKFLOW_INSERT_COLUMNS, [(wid, wf.snapshot_key, *(getattr(wf, f) for f in WORKFLOW_FIELDS))])
         history.append((wid, None, None, None, "RUNNING", actor, None, wf.create_time))
     if new_tasks:
-        statements += _insert(Task, _TASK_INSERT_COLUMNS, [(t.task_id, wid, *(getattr(t, f) for f in TASK_FIELDS)) for t in new_tasks])
+        batch += _insert(Task, _TASK_INSERT_COLUMNS, [(t.task_id, wid, *(getattr(t, f) for f in TASK_FIELDS)) for t in new_tasks])
         history.extend((wid, t.task_id, t.ref, None, t.status, actor, None, t.update_time) for t in new_tasks)
+    _task_updates(wid, changed_tasks, actor=actor, results=results, batch=batch, history=history, guarded=guarded)
+    if not wf.is_new and wf.dirty:
+        fields = sorted(wf.dirty)
+        batch.append(_update(Workflow, wid, {f: getattr(wf, f) for f in fields}))
+        if "status" in fields and wf.status != wf.loaded_status:
+            history.append((wid, None, None, wf.loaded_status, wf.status, actor, wf.reason_for_incompletion, wf.update_time))
+    if wf.is_new and wf.status != "RUNNING":
+        final = ("status", "output", "reason_for_incompletion", "end_time", "update_time", "next_check_at",
+                 "variables", "failed_reference_task_names", "failed_task_names")  # fmt: skip
+        batch.append(_update(Workflow, wid, {f: getattr(wf, f) for f in final}))
+        history.append((wid, None, None, "RUNNING", wf.status, actor, wf.reason_for_incompletion, wf.update_time))
+    _run_writes(batch, history, guarded)
+
+
+def save_task_result(task: TaskState, *, workflow_id: str, applied: AppliedResult, reporter: str) -> None:
+    """Write a worker's result to its task alone, without a decide (the workflow's lock was
+    taken by another process, which leaves the decide to a decide request)."""
+    batch: list[tuple[str, Any]] = []
+    history: list[tuple[Any, ...]] = []
+    guarded: dict[int, str] = {}
+    results = {task.task_id: (applied, reporter)}
+    _task_updates(workflow_id, [task], actor=reporter, results=results, batch=batch, history=history, guarded=guarded)
+    _run_writes(batch, history, guarded)
+
+
+def _task_updates(
+    workflow_id: str,
+    changed_tasks: list[TaskState],
+    *,
+    actor: str,
+    results: Mapping[str, tuple[AppliedResult, str]],
+    batch: list[tuple[str, Any]],
+    history: list[tuple[Any, ...]],
+    guarded: dict[int, str],
+) -> None:
+    """The UPDATEs of changed tasks (appended to ``batch``), and their history rows."""
     for task in changed_tasks:
         fields = sorted(task.dirty or ())
         if not fields:
@@ -289,124 +324,136 @@ def save_workflow(
         # task's, so a worker's result may have landed since the load; then this decision is stale.
         guard = task.loaded_status if "status" in fields else None
         if guard:
-            guarded[len(statements)] = task.task_id
-        statements.append(_update(Task, task.task_id, {f: getattr(task, f) for f in fields}, expected_status=guard))
-        if guard and task.status != task.loaded_status:
-            history.append(
-                (wid, task.task_id, task.ref, task.loaded_status, task.status, actor, task.reason_for_incompletion, task.update_time)
-            )
-    if not wf.is_new and wf.dirty:
-        fields = sorted(wf.dirty)
-        statements.append(_update(Workflow, wid, {f: getattr(wf, f) for f in fields}))
-        if "status" in fields and wf.status != wf.loaded_status:
-            history.append((wid, None, None, wf.loaded_status, wf.status, actor, wf.reason_for_incompletion, wf.update_time))
-    if wf.is_new and wf.status != "RUNNING":
-        final = ("status", "output", "reason_for_incompletion", "end_time", "update_time", "next_check_at",
-                 "variables", "failed_reference_task_names", "failed_task_names")  # fmt: skip
-        statements.append(_update(Workflow, wid, {f: getattr(wf, f) for f in final}))
-        history.append((wid, None, None, "RUNNING", wf.status, actor, wf.reason_for_incompletion, wf.update_time))
+            guarded[len(batch)] = task.task_id
+        batch.append(_update(Task, task.task_id, {f: getattr(task, f) for f in fields}, expected_status=guard))
+        if not guard:
+            continue
+        before = task.loaded_status
+        reported = results.get(task.task_id)
+        if reported is not None and reported[0].to_status != before:
+            applied, reporter = reported
+            history.append((workflow_id, task.task_id, task.ref, before, applied.to_status, reporter, task.reason_for_incompletion, task.update_time))
+            before = applied.to_status
+        if task.status != before:
+            history.append((workflow_id, task.task_id, task.ref, before, task.status, actor, task.reason_for_incompletion, task.update_time))
+
+
+def _run_writes(batch: list[tuple[str, Any]], history: list[tuple[Any, ...]], guarded: dict[int, str]) -> None:
     if history:
-        statements += _insert(History, _HISTORY_COLUMNS, history)
-    if not statements:
+        batch += _insert(History, _HISTORY_COLUMNS, history)
+    if not batch:
         return
-    counts = run_batch(statements)
+    counts = statements.run(batch)
     for index, task_id in guarded.items():
         if not counts[index]:
             raise TaskChangedConcurrently(task_id)  # the caller's transaction rolls it all back
 
 
-def unmark_executed(wf: WorkflowState, task_ids: frozenset[str]) -> None:
-    """Show the decider these tasks as not yet processed, without recording a change: their
-    rows got the flag from the result written in this same transaction, ahead of the decide
-    that is about to process them."""
-    if not task_ids:
-        return
-    for task in wf.tasks:
-        if task.task_id in task_ids:
-            _set_slot(task, "executed", False)
+_LOAD_TASK_SQL = f"SELECT {', '.join(('id', *TASK_FIELDS))} FROM {Task._meta.db_table} WHERE id = %s AND workflow_id = %s"
 
 
-def _reconcile_executed(wf: WorkflowState, changed: list[TaskState], task_ids: frozenset[str]) -> list[TaskState]:
-    """After the decide, for tasks whose row already says processed: a decide that processed
-    them needs no write for the flag; one that did not (say, a paused workflow) writes it back
-    to false."""
-    out = list(changed)
-    for task in wf.tasks:
-        if task.task_id not in task_ids or task.dirty is None:
-            continue
-        if task.executed:
-            task.dirty.discard("executed")
-        else:
-            task.dirty.add("executed")
-            if not any(t is task for t in out):
-                out.append(task)
-    return out
+def load_task(task_id: str, *, workflow_id: str) -> TaskState | None:
+    """One task of a workflow, loaded to apply a result to it, tracking changes from now on."""
+    rows = statements.run([(_LOAD_TASK_SQL, [task_id, workflow_id])], fetch=True)[0]
+    return task_from_row(decode_task_row(dict(zip(_TASK_COLUMNS, rows[0], strict=True)))) if rows else None
 
 
-def decode_task_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A task row read with raw SQL, as the ORM would give it: Django has the driver hand JSON
-    back as text (its JSONField decodes it), and SQLite gives booleans as integers."""
-    for json_field in _JSON_TASK_FIELDS:
-        value = row[json_field]
-        if isinstance(value, str | bytes):
-            row[json_field] = json.loads(value)
-    return _bools(row)
 
 
-def _bools(row: dict[str, Any]) -> dict[str, Any]:
-    for bool_field in ("retried", "executed"):
-        row[bool_field] = bool(row[bool_field])
-    return row
+# --- the claim of a task: SCHEDULED -> IN_PROGRESS ---------------------------------------------
+
+# What a Task document needs of its workflow, read with the claim (a poll answers with it).
+WORKFLOW_INFO = ("id", "name", "correlation_id", "snapshot_id")
 
 
-def claim_sql(*, extra_condition: str = "") -> str:
-    """The guarded SCHEDULED -> IN_PROGRESS UPDATE ... RETURNING, shared by the transactional
-    claim below and the PostgreSQL single-statement one (services.fastpath).
+def _claim_update(vendor: str, in_queue: bool) -> str:
+    """The guarded SCHEDULED -> IN_PROGRESS update, returning the claimed row and its
+    workflow's ``WORKFLOW_INFO``.
 
     A task waiting out a delay (callbackAfterSeconds, start delay, retry backoff) is not
     claimable before it is due, whoever holds an old message for it; undelayed tasks are
     claimable whatever the clocks say (no skew between machines can strand a fresh task).
 
-    The response/task timeout deadline is computed in SQL from the row's own columns so that
-    no read is needed before the write.
-    """
-    table = Task._meta.db_table
-    resp_deadline = "(%(now)s + response_timeout_seconds * 1000)"
-    started = "(CASE WHEN start_time > 0 THEN start_time ELSE %(now)s END)"
-    task_deadline = f"({started} + (start_delay_seconds + timeout_seconds) * 1000)"
+    The timeout deadline is what the decider left for the claim to finish (the earliest of a
+    fixed time and a time counted from now, see engine.timeouts.ClaimDeadline): no rule of its
+    own here, and no read before the write."""
+    table, workflows = Task._meta.db_table, Workflow._meta.db_table
+    from_now = "(%(now)s + claim_lease_ms)"
+    queue = "AND queue_name = %(queue)s" if in_queue else ""
+    info = ", ".join(
+        f"(SELECT w.{c} FROM {workflows} AS w WHERE w.id = {table}.workflow_id) AS workflow_{c}" for c in WORKFLOW_INFO[1:]
+    )
     return f"""
         UPDATE {table} SET
             status = 'IN_PROGRESS',
-            start_time = {started},
+            start_time = CASE WHEN start_time > 0 THEN start_time ELSE %(now)s END,
             poll_count = poll_count + 1,
             callback_after_seconds = 0,
             worker_id = %(worker)s,
             update_time = %(now)s,
             dispatch_at = NULL,
             timeout_at = CASE
-                WHEN timeout_seconds > 0 AND (response_timeout_seconds <= 0 OR {task_deadline} < {resp_deadline})
-                    THEN {task_deadline}
-                WHEN response_timeout_seconds > 0 THEN {resp_deadline}
-                ELSE NULL END
+                WHEN claim_lease_ms IS NULL THEN claim_deadline_at
+                WHEN claim_deadline_at IS NULL OR {from_now} < claim_deadline_at THEN {from_now}
+                ELSE claim_deadline_at END,
+            claim_deadline_at = NULL,
+            claim_lease_ms = NULL
         WHERE id = %(id)s AND status = 'SCHEDULED'
             AND (callback_after_seconds <= 0 OR update_time + callback_after_seconds * 1000 <= %(now)s)
-            {extra_condition}
-        RETURNING {", ".join(CLAIM_COLUMNS)}
+            {queue}
+        RETURNING {", ".join(CLAIM_COLUMNS)}, {info}
     """
 
 
-def claim_task(*, task_id: str, worker_id: str | None, now: int) -> dict[str, Any] | None:
-    """SCHEDULED -> IN_PROGRESS with its history row, inside the caller's transaction; the
-    claimed row comes back (see claim_sql for the conditions)."""
-    sql = claim_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"now": now, "worker": worker_id, "id": task_id})
-        row = cursor.fetchone()
-    if row is None:
+_HISTORY_INSERT = (
+    f"INSERT INTO {History._meta.db_table} (workflow_id, task_id, ref, from_status, to_status, actor, reason, at) "
+    "VALUES (%(workflow)s, %(id)s, %(ref)s, 'SCHEDULED', 'IN_PROGRESS', %(actor)s, NULL, %(now)s)"
+)
+
+
+@functools.cache
+def _claim_statement(vendor: str, in_queue: bool, async_commit: bool) -> str:
+    """The claim as one statement where the dialect allows it. PostgreSQL writes the history row
+    in the same statement (a data-modifying WITH); SQLite, which has no DML inside WITH, writes
+    it with a second statement (``_HISTORY_INSERT``) in the same transaction."""
+    update = _claim_update(vendor, in_queue)
+    if vendor != "postgresql":
+        return update
+    history = History._meta.db_table
+    # With ``async_commit`` the claim's transaction commits without waiting for its WAL to reach
+    # disk (set_config(..., true) lasts until that commit). A database crash may then forget
+    # the claims of its last fraction of a second, all or nothing: those tasks are SCHEDULED
+    # again and handed out again, as after a worker crash. The wait it saves is a disk flush
+    # per transition, the largest single wait of a worker's transition.
+    unlogged = ", (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit" if async_commit else ""
+    return f"""
+        WITH claimed AS ({update}),
+        logged AS (
+            INSERT INTO {history} (workflow_id, task_id, ref, from_status, to_status, actor, reason, at)
+            SELECT workflow_id, id, ref, 'SCHEDULED', 'IN_PROGRESS', %(actor)s, NULL, %(now)s FROM claimed
+        )
+        SELECT claimed.*{unlogged} FROM claimed
+    """
+
+
+def claim(*, task_id: str, worker_id: str | None, now: int, queue_name: str | None = None) -> dict[str, Any] | None:
+    """SCHEDULED -> IN_PROGRESS with its history row, in the caller's transaction (of queue
+    ``queue_name`` only, if given): the claimed row (``id``, ``workflow_id``, ``TASK_FIELDS``)
+    with its workflow's ``WORKFLOW_INFO`` under ``"workflow_info"``, or None when the task was
+    not claimable (gone, taken, or waiting out a delay)."""
+    actor = f"worker:{worker_id}" if worker_id else "worker"
+    params: dict[str, Any] = {"now": now, "worker": worker_id, "id": task_id, "actor": actor}
+    if queue_name is not None:
+        params["queue"] = queue_name
+    vendor = connection.vendor
+    sql = _claim_statement(vendor, queue_name is not None, bool(settings.BATON["ASYNC_CLAIM_COMMIT"]))
+    rows = statements.run([(sql, params)], fetch=True)[0]
+    if not rows:
         return None
-    result = decode_task_row(dict(zip(CLAIM_COLUMNS, row, strict=True)))
-    History.objects.create(
-        workflow_id=result["workflow_id"], task_id=task_id, ref=result["ref"], from_status="SCHEDULED",
-        to_status="IN_PROGRESS", actor=f"worker:{worker_id}" if worker_id else "worker", at=now,
-    )
-    return result
+    row = rows[0]
+    task = decode_task_row(dict(zip(CLAIM_COLUMNS, row[: len(CLAIM_COLUMNS)], strict=True)))
+    if vendor != "postgresql":
+        statements.run([(_HISTORY_INSERT, {**params, "workflow": task["workflow_id"], "ref": task["ref"]})])
+    info = row[len(CLAIM_COLUMNS) : len(CLAIM_COLUMNS) + len(WORKFLOW_INFO) - 1]
+    task["workflow_info"] = dict(zip(WORKFLOW_INFO, (task["workflow_id"], *info), strict=True))
+    return task

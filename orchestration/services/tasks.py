@@ -1,7 +1,9 @@
-"""Task services: claim (hand a task to a worker) and update (a worker's result).
+"""Task services: the claim of a task by a worker, and a worker's result.
 
-Both are single transactions with a compare-and-set on the task's status: a task reaches a
-terminal status once per attempt, and a late or duplicate result changes nothing.
+Each is one transaction, the same on PostgreSQL and SQLite. A claim is a compare-and-set
+SCHEDULED -> IN_PROGRESS. A result is applied under the workflow's lock together with the decide
+it calls for, so the task row is written once with the result and the decider's verdict on it;
+a task ends once per attempt, and a late or duplicate result changes nothing.
 """
 
 from __future__ import annotations
@@ -9,26 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from orchestration import dispatch
 from orchestration.clock import now_ms
-from orchestration.definitions.model import MAX_SECONDS, TaskDefinition
-from orchestration.engine import timeouts
 from orchestration.engine.context import base_ref
-from orchestration.engine.operators import Kind, operator_for
-from orchestration.models import History, PollData, Task, TaskLog, Workflow
-from orchestration.services import fastpath, limits, store
+from orchestration.engine.results import RESULT_STATUSES, TaskResult, apply_result
+from orchestration.models import PollData, Task, TaskLog, Workflow
+from orchestration.services import limits, store, workflows
 from orchestration.services.errors import BadRequest, NotFound
-from orchestration.services.workflows import (
-    LockBusy,
-    redispatch_grace_ms,
-    workflow_decide,
-    workflow_finish_and_decide,
-)
+from orchestration.services.workflows import decide_and_save, lock_busy, redispatch_grace_ms
 
-UPDATE_STATUSES = frozenset({"IN_PROGRESS", "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "CANCELED"})
+UPDATE_STATUSES = RESULT_STATUSES
 OPEN = ("SCHEDULED", "IN_PROGRESS")
+# A result is decided under the workflow's lock; a task of the workflow claimed meanwhile
+# (claims take no workflow lock) makes the decide start over, on the rows as they are now.
+MAX_RESULT_ATTEMPTS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,24 +34,24 @@ class UpdateResult:
     task_id: str
     workflow_id: str
     applied: bool  # False: the task was already terminal, nothing changed
-    terminal: bool  # the update made the task terminal (a decide follows)
-    # (task type, domain) when the write that applied the update already read them
+    terminal: bool  # the update made the task terminal
+    # (task type, domain) of the task, when it was loaded
     queue: tuple[str, str | None] | None = None
 
 
-def task_claim(*, task_id: str, worker_id: str | None) -> dict[str, Any] | None:
-    """SCHEDULED -> IN_PROGRESS; None when the task is gone or no longer SCHEDULED (a stale or
-    duplicate message, or another worker won), or when its TaskDef's concurrency or rate limit
-    is reached (then it stays SCHEDULED and is offered again later, see services.limits)."""
+def task_claim(
+    *, task_id: str, worker_id: str | None, queue_name: str | None = None, postpone_refused: bool = True
+) -> dict[str, Any] | None:
+    """SCHEDULED -> IN_PROGRESS (of queue ``queue_name`` only, if given); None when the task is
+    gone or no longer SCHEDULED (a stale or duplicate message, or another worker won), or when
+    its TaskDef's concurrency or rate limit is reached: then it stays SCHEDULED, and with
+    ``postpone_refused`` its message is due again later (see services.limits). REST pollers
+    pass False: they look in the database on every poll, and a message brought back for them
+    would only be published again and again with nobody allowed to take it."""
     now = now_ms()
-    if fastpath.available():
-        row = fastpath.claim(task_id=task_id, worker_id=worker_id, now=now)
-        if row is not None:
-            return row
-        # Not claimed in one statement: a stale message, or a task with limits to check.
     try:
         with transaction.atomic():
-            row = store.claim_task(task_id=task_id, worker_id=worker_id, now=now)
+            row = store.claim(task_id=task_id, worker_id=worker_id, now=now, queue_name=queue_name)
             # Claim first, check after: the claim is the one statement an unlimited task pays,
             # and only a task carrying limits goes on to lock and count.
             if row is not None and limits.LIMITS_KEY in row["extra"]:
@@ -63,7 +61,8 @@ def task_claim(*, task_id: str, worker_id: str | None) -> dict[str, Any] | None:
                     raise limits.Refused(refused[task_id])  # rolls the claim back
             return row
     except limits.Refused as refusal:
-        limits.postpone({task_id: refusal.retry_at})
+        if postpone_refused:
+            limits.postpone({task_id: refusal.retry_at})
         return None
 
 
@@ -87,79 +86,83 @@ def task_update(
     logs: list[str | dict[str, Any]] | None = None,
     extend_lease: bool = False,
     actor: str | None = None,
-    decide: bool = True,
-    ref: str | None = None,
 ) -> UpdateResult:
-    """Apply a worker's TaskResult (reference §2.7, §4.9), then decide the workflow."""
+    """Apply a worker's TaskResult and decide the workflow, in one transaction: lock the
+    workflow, load its live tasks, apply the result to the task (``engine.results``), decide,
+    and write every change (the task's row once) with its history; messages for new tasks go
+    out on commit."""
     if not task_id:
         raise BadRequest("Task ID cannot be null or empty")
     if status not in UPDATE_STATUSES:
         raise BadRequest(f"status: invalid task status {status!r}")
     if output is not None and not isinstance(output, dict):
         raise BadRequest("outputData must be a JSON object")
+    result = TaskResult(
+        status=status, output=output, reason=reason, worker_id=worker_id,
+        callback_after_seconds=callback_after_seconds, extend_lease=extend_lease,
+    )
+    reporter = actor or (f"worker:{worker_id}" if worker_id else "worker")
+    wf_id = workflow_id or _existing_workflow(task_id, None)
+    for _ in range(MAX_RESULT_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return _apply(task_id, wf_id, result, reporter, logs, decide=True)
+        except store.TaskChangedConcurrently:
+            continue  # rolled back, the result included: apply it again to the rows as they are now
+        except DatabaseError as error:
+            if not lock_busy(error):
+                raise
+        # Another process holds the workflow's lock: write the result alone, and queue a decide
+        # request, so that a worker never waits behind someone else's decide.
+        try:
+            with transaction.atomic():
+                return _apply(task_id, wf_id, result, reporter, logs, decide=False)
+        except store.TaskChangedConcurrently:
+            continue
+    raise store.TaskChangedConcurrently(task_id)
+
+
+def _apply(
+    task_id: str,
+    workflow_id: str,
+    result: TaskResult,
+    reporter: str,
+    logs: list[str | dict[str, Any]] | None,
+    *,
+    decide: bool,
+) -> UpdateResult:
+    """One attempt at applying a result, in the caller's transaction: with ``decide``, under the
+    workflow's lock (taken without waiting: a busy lock raises) and with the decide it calls for;
+    without, to the task alone, with a decide request queued."""
     now = now_ms()
-    who = actor or (f"worker:{worker_id}" if worker_id else "worker")
-    if fastpath.available() and not logs and not extend_lease and status != "IN_PROGRESS":
-        finish = {
-            "task_id": task_id, "workflow_id": workflow_id, "status": status, "output": output or {}, "reason": reason,
-            "worker_id": worker_id, "actor": who, "now": now,
-        }
-        if decide and workflow_id:
-            # The usual case: the result and the decide in one transaction.
-            try:
-                row = workflow_finish_and_decide(
-                    workflow_id=workflow_id, finish=fastpath.finish_statement(**finish, mark_executed=True),
-                    marks_executed=task_id,
-                )
-            except LockBusy:
-                pass  # another decide holds the workflow: write the result alone, queue a decide
-            else:
-                if row is None:
-                    return UpdateResult(task_id, _existing_workflow(task_id, workflow_id), applied=False, terminal=False)
-                return UpdateResult(task_id, workflow_id, applied=True, terminal=True, queue=(row[3], row[4]))
-        done = fastpath.finish(**finish)
-        if done is None:
-            result = UpdateResult(task_id, _existing_workflow(task_id, workflow_id), applied=False, terminal=False)
-        else:
-            result = UpdateResult(task_id, done[0], applied=True, terminal=True, queue=(done[3], done[4]))
-        if decide and result.terminal:
-            workflow_decide(workflow_id=result.workflow_id, wait=False)
-        return result
-    with transaction.atomic():
-        if status in ("IN_PROGRESS",) or extend_lease:
-            result = _update_open(task_id, workflow_id, status, output, reason, worker_id, callback_after_seconds, extend_lease, now)
-        else:
-            fields: dict[str, Any] = {
-                "status": status, "end_time": now, "update_time": now, "timeout_at": None, "dispatch_at": None,
-                "output": output or {}, "reason_for_incompletion": reason,
-            }
-            if worker_id:
-                fields["worker_id"] = worker_id
-            qs = Task.objects.filter(pk=task_id)
-            if workflow_id:
-                qs = qs.filter(workflow_id=workflow_id)
-            # Compare-and-set on the status: IN_PROGRESS is the usual case (one statement);
-            # a result for a task nobody polled is accepted from SCHEDULED, as Conductor does.
-            from_status = None
-            for expected in OPEN[::-1]:
-                if qs.filter(status=expected).update(**fields) == 1:
-                    from_status = expected
-                    break
-            if from_status is None:
-                wf_id = _existing_workflow(task_id, workflow_id)
-                result = UpdateResult(task_id, wf_id, applied=False, terminal=False)
-            else:
-                wf_id = workflow_id or Task.objects.values_list("workflow_id", flat=True).get(pk=task_id)
-                History.objects.create(
-                    workflow_id=wf_id, task_id=task_id, ref=ref, from_status=from_status, to_status=status, actor=who,
-                    reason=reason, at=now,
-                )
-                result = UpdateResult(task_id, wf_id, applied=True, terminal=True)
-        if logs and result.applied:
-            TaskLog.objects.bulk_create([_log_row(task_id, line, now) for line in logs])
-    if decide and result.terminal:
-        workflow_decide(workflow_id=result.workflow_id, wait=False)
-    return result
+    wf = store.load_workflow(workflow_id, lock=True, nowait=True) if decide else None
+    if decide:
+        task = next((t for t in wf.tasks if t.task_id == task_id), None) if wf is not None else None
+    else:
+        task = store.load_task(task_id, workflow_id=workflow_id)
+    if task is None:
+        # Not a live task of this workflow: unknown (404), or an attempt already superseded.
+        return UpdateResult(task_id, _existing_workflow(task_id, workflow_id), applied=False, terminal=False)
+    queue = (task.task_type, task.domain)
+    applied = apply_result(task, result, now=now, redispatch_grace_ms=redispatch_grace_ms())
+    if applied is None:
+        return UpdateResult(task_id, workflow_id, applied=False, terminal=False, queue=queue)
+    results = {task_id: (applied, reporter)}
+    if wf is None:  # written alone: the lock's holder or a decide request decides
+        store.save_task_result(task, workflow_id=workflow_id, applied=applied, reporter=reporter)
+        if result.terminal:
+            workflows.request_decide(workflow_id)
+    elif wf.terminal and wf.status == "COMPLETED":
+        # Nothing is left to decide; the task still records its result.
+        store.save_workflow(wf, new_tasks=[], changed_tasks=[task], actor="decider", results=results)
+    else:
+        decide_and_save(wf, now=now, actor="decider", results=results)
+    if applied.requeued_now:
+        message = [(task.task_id, task.queue_name, task.task_type)]
+        transaction.on_commit(lambda: dispatch.publish_tasks(message))
+    if logs:
+        TaskLog.objects.bulk_create([_log_row(task_id, line, now) for line in logs])
+    return UpdateResult(task_id, workflow_id, applied=True, terminal=result.terminal, queue=queue)
 
 
 def _log_row(task_id: str, line: Any, now: int) -> TaskLog:
@@ -176,56 +179,6 @@ def _existing_workflow(task_id: str, workflow_id: str | None) -> str:
     if row is None or (workflow_id and row != workflow_id):
         raise NotFound(f"No such task found by id: {task_id}")
     return row
-
-
-def _update_open(
-    task_id: str,
-    workflow_id: str | None,
-    status: str,
-    output: dict[str, Any] | None,
-    reason: str | None,
-    worker_id: str | None,
-    callback_after_seconds: int,
-    extend_lease: bool,
-    now: int,
-) -> UpdateResult:
-    """IN_PROGRESS updates and lease extensions: the task stays open."""
-    rows = list(Task.objects.select_for_update().filter(pk=task_id).values("id", "workflow_id", *store.TASK_FIELDS))
-    if not rows or (workflow_id and rows[0]["workflow_id"] != workflow_id):
-        raise NotFound(f"No such task found by id: {task_id}")
-    row = rows[0]
-    task = store.task_from_row(row)
-    if task.status not in OPEN:
-        return UpdateResult(task_id, row["workflow_id"], applied=False, terminal=False)
-    task.update_time = now
-    if not extend_lease:
-        # A result replaces output, reason and worker, as Conductor's updateTask does.
-        task.output = output or {}
-        task.reason_for_incompletion = reason
-        task.worker_id = worker_id
-        callback = min(max(0, int(callback_after_seconds or 0)), MAX_SECONDS)
-        task.callback_after_seconds = callback
-        if operator_for(task.task_type).kind is Kind.WORKER:
-            # A worker saying "not done yet" hands the task back: it returns to the queue and is
-            # handed out again, same id, once callbackAfterSeconds have passed (reference §4.9).
-            task.status = "SCHEDULED"
-            task.dispatch_at = now + (callback * 1000 if callback else redispatch_grace_ms())
-        else:
-            task.status = "IN_PROGRESS"
-    task_def = TaskDefinition.from_json(
-        {"name": task.task_def_name, "responseTimeoutSeconds": task.response_timeout_seconds, "timeoutSeconds": task.timeout_seconds}
-    )
-    task.timeout_at = timeouts.task_deadline(task=task, task_def=task_def)
-    fields = sorted(task.dirty or ())
-    Task.objects.filter(pk=task_id).update(**{f: getattr(task, f) for f in fields})
-    if task.status != task.loaded_status:
-        History.objects.create(
-            workflow_id=row["workflow_id"], task_id=task_id, ref=task.ref, from_status=task.loaded_status,
-            to_status=task.status, actor=f"worker:{worker_id}" if worker_id else "worker", at=now,
-        )
-    if task.status == "SCHEDULED" and task.callback_after_seconds <= 0:
-        transaction.on_commit(lambda: dispatch.publish_tasks([(task.task_id, task.queue_name, task.task_type)]))
-    return UpdateResult(task_id, row["workflow_id"], applied=True, terminal=False)
 
 
 # --- results addressed by reference name, signals, logs (reference §1.3) ------------------------
@@ -268,7 +221,7 @@ def _apply_to_pending(
     return task_update(
         task_id=pending["id"], workflow_id=pending["workflow_id"], status=status, output=merged,
         reason=pending["reason_for_incompletion"], worker_id=worker_id or pending["worker_id"],
-        callback_after_seconds=pending["callback_after_seconds"], ref=pending["ref"], actor=actor,
+        callback_after_seconds=pending["callback_after_seconds"], actor=actor,
     )
 
 

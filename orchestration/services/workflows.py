@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from orchestration.definitions.model import WorkflowDefinition
 from orchestration.definitions.validation import DefinitionError, validate_workflow_def
 from orchestration.engine.context import DecideContext
 from orchestration.engine.decider import decide
+from orchestration.engine.results import AppliedResult
 from orchestration.engine.state import WorkflowState
 from orchestration.models import DecideRequest, PollData
 from orchestration.services import frozen, store
@@ -100,18 +102,21 @@ def workflow_start(
             update_time=now,
             is_new=True,
         )
-        _decide_and_save(wf, now=now, actor=actor, snapshot=(run_def.key, run_def.data_text))
+        decide_and_save(wf, now=now, actor=actor, snapshot=(run_def.key, run_def.data_text))
     return wf.workflow_id
 
 
-def _decide_and_save(
+def decide_and_save(
     wf: WorkflowState,
     *,
     now: int,
     actor: str,
     snapshot: tuple[str, str] | None = None,
-    executed_in_db: frozenset[str] = frozenset(),
+    results: Mapping[str, tuple[AppliedResult, str]] | None = None,
 ) -> None:
+    """Run the decider on a loaded (locked) workflow and write what it decided, in the caller's
+    transaction; new worker tasks are published once it commits. ``snapshot`` and ``results``
+    as ``store.save_workflow`` takes them."""
     ctx = DecideContext(workflow=wf, now=now, rng=_rng, active_domains=_active_domains)
     decision = decide(ctx)
     grace = redispatch_grace_ms()
@@ -119,7 +124,7 @@ def _decide_and_save(
         task.dispatch_at = now + grace
     store.save_workflow(
         wf, new_tasks=decision.new_tasks, changed_tasks=decision.changed_tasks, actor=actor, snapshot=snapshot,
-        executed_in_db=executed_in_db,
+        results=results,
     )
     if decision.to_dispatch:
         messages = [(t.task_id, t.queue_name, t.task_type) for t in decision.to_dispatch]
@@ -131,7 +136,7 @@ def _decide_and_save(
         run_follow_ups(wf, decision.follow_ups, actor=actor)
 
 
-def _lock_busy(error: DatabaseError) -> bool:
+def lock_busy(error: DatabaseError) -> bool:
     # PostgreSQL's lock_not_available (55P03) for NOWAIT; anything else is a real error.
     return getattr(getattr(error, "__cause__", None), "sqlstate", None) == "55P03"
 
@@ -152,57 +157,16 @@ def workflow_decide(*, workflow_id: str, actor: str = "decider", wait: bool = Tr
                     return False
                 if wf.terminal and wf.status == "COMPLETED":
                     return True
-                _decide_and_save(wf, now=now_ms(), actor=actor)
+                decide_and_save(wf, now=now_ms(), actor=actor)
                 return True
         except store.TaskChangedConcurrently:
             continue  # rolled back: decide again on the rows as they are now
         except DatabaseError as error:
-            if wait or not _lock_busy(error):
+            if wait or not lock_busy(error):
                 raise
             break
     request_decide(workflow_id)
     return False
-
-
-class LockBusy(Exception):
-    """The workflow's row lock is held by another decide: nothing was written."""
-
-
-def workflow_finish_and_decide(
-    *, workflow_id: str, finish: tuple[str, Any], actor: str = "decider", marks_executed: str | None = None
-) -> tuple[Any, ...] | None:
-    """A worker's terminal result and the decide it calls for, in one transaction (PostgreSQL):
-    lock the workflow (NOWAIT), run ``finish`` (a guarded result statement, see
-    ``fastpath.finish_statement``), read the tasks, decide, write. The lock, the result and
-    the reads are one round trip, the writes another; one commit instead of two.
-
-    ``marks_executed``: the id of the task whose result ``finish`` writes when the statement
-    also sets the task's processed flag (``fastpath.finish_statement(mark_executed=True)``); the
-    decide then sees that task as unprocessed, and the flag is written back only if the decide
-    leaves it unset.
-
-    Returns the row the result statement returned, or None when it did not apply (the task
-    was not open, or the workflow is unknown): then nothing changed. Raises ``LockBusy`` when
-    another process is deciding the workflow; the caller then writes the result on its own and
-    queues a decide request, as before this path existed."""
-    premarked = frozenset({marks_executed}) if marks_executed else frozenset()
-    for _ in range(MAX_DECIDE_ATTEMPTS):
-        try:
-            with transaction.atomic():
-                wf, applied = store.load_workflow_and(workflow_id, lock=True, nowait=True, between=finish)
-                if wf is None or applied is None:
-                    return None
-                if not (wf.terminal and wf.status == "COMPLETED"):
-                    store.unmark_executed(wf, premarked)
-                    _decide_and_save(wf, now=now_ms(), actor=actor, executed_in_db=premarked)
-                return applied
-        except store.TaskChangedConcurrently:
-            continue  # rolled back, the result included: apply and decide again
-        except DatabaseError as error:
-            if not _lock_busy(error):
-                raise
-            raise LockBusy(workflow_id) from error
-    raise LockBusy(workflow_id)
 
 
 def request_decide(workflow_id: str) -> None:

@@ -30,3 +30,4 @@ def drop_own_messages(redis_client: redis.Redis) -> Iterator[None]:
         for raw in redis_client.lrange(queue, 0, -1):
             if any(task_id in raw for task_id in ids):
                 redis_client.lrem(queue, 0, raw)
+

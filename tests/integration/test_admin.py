@@ -29,6 +29,7 @@ from orchestration.models import (
 from orchestration.services.definitions import task_defs_register, workflow_def_register
 from orchestration.services.tasks import record_poll, task_claim, task_update
 from orchestration.services.workflows import request_decide, workflow_start
+from orchestration.testing import finish_without_decide
 
 pytestmark = pytest.mark.django_db
 
@@ -378,7 +379,7 @@ def undecided(definitions: None) -> str:
     workflow_id = start()
     task = only_task(workflow_id)
     task_claim(task_id=task.id, worker_id="w")
-    task_update(task_id=task.id, workflow_id=workflow_id, status="COMPLETED", output={}, decide=False)
+    finish_without_decide(task.id)
     assert Workflow.objects.get(pk=workflow_id).status == "RUNNING"
     return workflow_id
 

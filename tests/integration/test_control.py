@@ -27,7 +27,7 @@ from orchestration.services import store
 from orchestration.services.definitions import task_defs_register, workflow_def_register
 from orchestration.services.tasks import task_claim, task_update
 from orchestration.services.workflows import workflow_decide, workflow_start
-from orchestration.testing import Clock
+from orchestration.testing import Clock, finish_without_decide
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("drop_own_messages")]
 
@@ -219,7 +219,7 @@ def test_decide_endpoint_runs_a_decide(client: Client) -> None:
     task = task_of(workflow_id, "t1")
     task_claim(task_id=task.id, worker_id="w")
     # A result written without its decide (a process died in between): deciding repairs it.
-    task_update(task_id=task.id, workflow_id=workflow_id, status="COMPLETED", output={}, decide=False)
+    finish_without_decide(task.id)
     assert statuses(workflow_id) == [("t1", "COMPLETED")]
     assert_empty_ok(call(client, "put", f"/api/workflow/decide/{workflow_id}"))
     assert statuses(workflow_id) == [("t1", "COMPLETED"), ("t2", "SCHEDULED")]
@@ -787,7 +787,8 @@ def test_race_terminate_while_task_completes() -> None:
 
 def test_race_worker_result_lands_inside_the_terminate_transaction(monkeypatch: pytest.MonkeyPatch) -> None:
     """Terminate loads t1 IN_PROGRESS; before it writes CANCELED, the worker's COMPLETED commits
-    (it holds no workflow lock). The compare-and-set catches it and the terminate runs again
+    (finding the workflow's lock taken, it writes the result alone and leaves the decide to a
+    decide request). The compare-and-set catches it and the terminate runs again
     on fresh rows: t1 stays COMPLETED, nothing new is scheduled. PostgreSQL only: SQLite
     serializes writers, so the worker could not commit inside the terminate's transaction."""
     if connection.vendor != "postgresql":
@@ -802,8 +803,7 @@ def test_race_worker_result_lands_inside_the_terminate_transaction(monkeypatch: 
     def save_after_worker(wf: Any, *, new_tasks: list[Any], changed_tasks: list[Any], **kwargs: Any) -> None:
         if not worker and any(t.task_id == task.id and t.status == "CANCELED" for t in changed_tasks):
             worker.extend(run_at_once([
-                lambda: task_update(task_id=task.id, workflow_id=workflow_id, status="COMPLETED", output={"v": 1},
-                                    decide=False)
+                lambda: task_update(task_id=task.id, workflow_id=workflow_id, status="COMPLETED", output={"v": 1})
             ]))
         real_save(wf, new_tasks=new_tasks, changed_tasks=changed_tasks, **kwargs)
 

@@ -325,3 +325,30 @@ def test_start_with_null_input_raises_bad_request_and_stores_nothing(example_def
     with pytest.raises(BadRequest, match="NULL input passed when starting workflow"):
         workflow_start(name="example_greeting", input=None)
     assert row_counts() == before
+
+
+# --- the timeout deadline a claim writes ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected_after_claim_ms"),
+    # Claimed 15 s after scheduling: the total timeout (40 s from scheduling) comes 25 s after the
+    # claim, before the response timeout (30 s after it).
+    [("RETRY", 25_000), ("TIME_OUT_WF", 25_000), ("ALERT_ONLY", 30_000)],
+)
+def test_claim_writes_the_deadline_the_timeout_rule_gives(clock: Clock, policy: str, expected_after_claim_ms: int) -> None:
+    """The claim statement finishes what the decider computed: an ALERT_ONLY timeout never acts,
+    so only the response timeout bounds the claimed task (the sweeper is not woken for a
+    timeout that would change nothing)."""
+    clock.frozen_at = clock()
+    task_type = f"deadline_{uuid.uuid4().hex[:8]}"
+    task_defs_register(defs=[{"name": task_type, "timeoutSeconds": 40, "totalTimeoutSeconds": 40,
+                              "responseTimeoutSeconds": 30, "timeoutPolicy": policy, "ownerEmail": "t@baton.local"}])
+    name = f"deadline_wf_{uuid.uuid4().hex[:8]}"
+    workflow_def_register(data={"name": name, "version": 1, "ownerEmail": "t@baton.local",
+                                "tasks": [{"name": task_type, "taskReferenceName": "t", "type": "SIMPLE"}]})
+    workflow_id = workflow_start(name=name, input={})
+    clock.advance(15)
+    claimed = task_poll(task_type=task_type, worker_id="w", domain=None, count=1, timeout_ms=0)
+    assert [row["workflow_id"] for row in claimed] == [workflow_id]
+    assert Task.objects.get(pk=claimed[0]["id"]).timeout_at == clock() + expected_after_claim_ms

@@ -2,9 +2,9 @@
 
 A workflow of 300 sequential SIMPLE tasks is driven in-process with ``workers.runtime.execute``
 (claim + run + update + decide: one full transition). The statements of a transition are
-counted at several points; transaction control (BEGIN, BEGIN IMMEDIATE, COMMIT, ROLLBACK,
-SAVEPOINT, RELEASE SAVEPOINT) is left out of the statement count, and commits are counted
-apart (a write run in autocommit counts as a commit too). The budget: at most 10 statements
+counted at several points through Django's own hooks (``orchestration.testing.count_queries``):
+transaction control is left out of the statement count, and commits are counted apart (a
+write run in autocommit counts as a commit too). The budget: at most 10 statements
 and 3 commits per transition, the same at task 3 as at task 300; a workflow start is bounded
 and does not depend on how many workflows exist. ``pytest -s`` prints the figures.
 """
@@ -20,13 +20,12 @@ from typing import Any
 import pytest
 import redis
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from orchestration import dispatch
 from orchestration.models import Task, Workflow
-from orchestration.services.batch import query_statements
 from orchestration.services.definitions import task_defs_register, workflow_def_register
 from orchestration.services.workflows import workflow_start
+from orchestration.testing import count_queries
 from workers.runtime import execute
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,7 +34,6 @@ TASKS = 300
 SAMPLES = (1, 2, 3, 50, 150, 299, 300)
 MAX_STATEMENTS = 10
 MAX_COMMITS = 3
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 
 @dataclass(frozen=True)
@@ -49,37 +47,12 @@ class Cost:
         return f"{self.statements} statements, {self.commits} commits, {self.seconds * 1000:.1f} ms  [{' '.join(self.verbs)}]"
 
 
-def cost_of(queries: list[dict[str, Any]], seconds: float) -> Cost:
-    statements: list[str] = []
-    commits = 0
-    in_transaction = False
-    for query in queries:
-        sql = query["sql"].strip()
-        head = sql.upper()
-        if head.startswith("PREPARE"):
-            continue  # once per connection for each hot statement (services.prepared): not per transition
-        if head.startswith(TRANSACTION_CONTROL):
-            if head.startswith("BEGIN"):
-                in_transaction = True
-            elif head.startswith(("COMMIT", "ROLLBACK")):
-                commits += head.startswith("COMMIT")
-                in_transaction = False
-            continue
-        # One query may carry several statements (batch.run_batch), each counted; a
-        # data-modifying CTE (PostgreSQL's single-statement claim and result) writes too.
-        verbs, writes = query_statements(sql)
-        statements.extend(verbs)
-        if writes and not in_transaction:
-            commits += 1  # autocommit: the statement is its own transaction
-    return Cost(len(statements), commits, tuple(statements), seconds)
-
-
 def measured(call: Any) -> tuple[Any, Cost]:
-    with CaptureQueriesContext(connection) as captured:
+    with count_queries() as counted:
         started = time.perf_counter()
         result = call()
         elapsed = time.perf_counter() - started
-    return result, cost_of(captured.captured_queries, elapsed)
+    return result, Cost(counted.statements, counted.commits, tuple(counted.verbs), elapsed)
 
 
 @pytest.fixture

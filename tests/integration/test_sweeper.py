@@ -23,7 +23,7 @@ from orchestration.services.definitions import task_defs_register, workflow_def_
 from orchestration.services.sweeper import STALE_DECIDE_REQUEST_MS, UNPROCESSED_GRACE_MS, SweepReport, sweep
 from orchestration.services.tasks import task_claim, task_update
 from orchestration.services.workflows import workflow_start
-from orchestration.testing import Clock
+from orchestration.testing import Clock, finish_without_decide
 from workers.runtime import execute
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -205,9 +205,7 @@ def test_terminal_task_never_decided_is_decided_by_sweep(broker: Broker) -> None
     task = the_task(workflow_id, "step1")
     assert task_claim(task_id=task.id, worker_id="w") is not None
     # The process dies between the update's commit and its decide.
-    result = task_update(task_id=task.id, workflow_id=workflow_id, status="COMPLETED", output={"v": 1}, worker_id="w",
-                         decide=False)
-    assert result.applied and result.terminal
+    finish_without_decide(task.id, output={"v": 1})
     assert not Task.objects.filter(workflow_id=workflow_id, ref="step2").exists()
 
     # Fresh results are left to their own decide for a grace period.
@@ -304,7 +302,7 @@ def test_sweeping_twice_does_nothing_more_the_second_time(broker: Broker, clock:
     assert task_claim(task_id=the_task(timing_out, "step1").id, worker_id="w") is not None
     orphan_task = the_task(orphan, "step1")
     assert task_claim(task_id=orphan_task.id, worker_id="w") is not None
-    task_update(task_id=orphan_task.id, workflow_id=orphan, status="COMPLETED", worker_id="w", decide=False)
+    finish_without_decide(orphan_task.id)
     DecideRequest.objects.create(workflow_id=waiting, requested_at=clock() - STALE_DECIDE_REQUEST_MS - 1)
 
     clock.advance(GRACE_MS / 1000 + 1)  # past every deadline above

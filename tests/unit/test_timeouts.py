@@ -278,3 +278,70 @@ def test_workflow_deadline(fields: dict[str, Any], expected: int | None) -> None
     if expected is not None:
         assert timeouts.check_workflow_timeout(workflow=wf, now=expected - 1) is None
         assert timeouts.check_workflow_timeout(workflow=wf, now=expected) is not None
+
+
+# --- what a claim makes of the deadline (ClaimDeadline) -----------------------------------------
+
+
+def as_claimed_deadline(t: TaskState, d: TaskDefinition, claimed_at: int, async_complete: bool = False) -> int | None:
+    """The claim statement's arithmetic: the earliest of the fixed time and claim time + lease."""
+    terms = timeouts.claim_deadline(task=t, task_def=d, async_complete=async_complete)
+    candidates = [terms.at, None if terms.after_claim_ms is None else claimed_at + terms.after_claim_ms]
+    found = [c for c in candidates if c is not None]
+    return min(found) if found else None
+
+
+def claimed(t: TaskState, at: int) -> TaskState:
+    return TaskState(**{**{f: getattr(t, f) for f in t.__dataclass_fields__ if f not in ("is_new", "dirty", "loaded_status")},
+                        "status": "IN_PROGRESS", "start_time": t.start_time or at, "update_time": at,
+                        "callback_after_seconds": 0})
+
+
+CLAIM_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("nothing set", {}, {}),
+    ("response only", RESPONSE, {}),
+    ("task timeout shorter than response", {"timeout_seconds": 10, "response_timeout_seconds": 30}, {}),
+    ("response shorter than task timeout", {"timeout_seconds": 60, "response_timeout_seconds": 30}, {}),
+    ("start delay counts into the task timeout", {"timeout_seconds": 10, **RESPONSE}, {"start_delay_seconds": 25}),
+    ("already started: the task timeout is fixed", {"timeout_seconds": 60, **RESPONSE}, {"start_time": T0 - 50_000}),
+    ("total timeout is fixed", {**TOTAL, **RESPONSE}, {"first_scheduled_time": T0 - 90_000}),
+    ("ALERT_ONLY leaves out task and total timeouts", {"timeout_seconds": 10, **TOTAL, **RESPONSE, "timeout_policy": "ALERT_ONLY"}, {}),
+    ("ALERT_ONLY without a response timeout: none", {"timeout_seconds": 10, "timeout_policy": "ALERT_ONLY"}, {}),
+    ("TIME_OUT_WF counts like RETRY", {"timeout_seconds": 10, **RESPONSE, "timeout_policy": "TIME_OUT_WF"}, {}),
+    ("a callback delay does not carry into the claim", RESPONSE, {"callback_after_seconds": 40}),
+]
+
+
+@pytest.mark.parametrize(("def_fields", "task_fields"), [c[1:] for c in CLAIM_CASES], ids=[c[0] for c in CLAIM_CASES])
+@pytest.mark.parametrize("claimed_after_ms", [0, 1_000, 45_000])
+def test_claim_deadline_is_the_task_deadline_once_claimed(
+    def_fields: dict[str, Any], task_fields: dict[str, Any], claimed_after_ms: int
+) -> None:
+    d, t = tdef(**def_fields), task(**task_fields)
+    at = T0 + claimed_after_ms
+    assert as_claimed_deadline(t, d, at) == timeouts.task_deadline(task=claimed(t, at), task_def=d)
+
+
+def test_claim_deadline_of_an_alert_only_task_is_its_response_timeout() -> None:
+    d = tdef(timeout_seconds=10, total_timeout_seconds=20, response_timeout_seconds=30, timeout_policy="ALERT_ONLY")
+    assert timeouts.claim_deadline(task=task(), task_def=d) == timeouts.ClaimDeadline(at=None, after_claim_ms=30_000)
+
+
+def test_claim_deadline_of_an_async_complete_task_leaves_out_the_response_timeout() -> None:
+    d = tdef(timeout_seconds=10, response_timeout_seconds=30)
+    assert timeouts.claim_deadline(task=task(), task_def=d, async_complete=True) == timeouts.ClaimDeadline(None, 10_000)
+
+
+def test_claim_deadline_is_empty_for_an_open_task_or_no_task_def() -> None:
+    assert timeouts.claim_deadline(task=task(status="IN_PROGRESS"), task_def=tdef(**RESPONSE)) == timeouts.ClaimDeadline()
+    assert timeouts.claim_deadline(task=task(), task_def=None) == timeouts.ClaimDeadline()
+
+
+def test_set_deadlines_assigns_only_what_changed() -> None:
+    d = tdef(**RESPONSE)
+    t = task()
+    timeouts.set_deadlines(t, task_def=d)
+    t.start_tracking()
+    timeouts.set_deadlines(t, task_def=d)
+    assert not t.dirty
+    assert (t.claim_deadline_at, t.claim_lease_ms) == (None, 30_000)
