@@ -13,9 +13,9 @@ from django.db import transaction
 
 from orchestration import dispatch
 from orchestration.clock import now_ms
+from orchestration.conductor.loop_refs import base_ref
 from orchestration.definitions.model import MAX_SECONDS, TaskDefinition
 from orchestration.engine import timeouts
-from orchestration.engine.context import base_ref
 from orchestration.engine.operators import Kind, operator_for
 from orchestration.models import History, PollData, Task, TaskLog, Workflow
 from orchestration.services import fastpath, limits, store
@@ -255,7 +255,7 @@ def pending_task_by_ref(*, workflow_id: str, ref: str) -> dict[str, Any] | None:
     for row in rows:
         if row["ref"] == ref:
             return row
-    iterations = [r for r in rows if base_ref(r["ref"]) == ref]
+    iterations = [r for r in rows if base_ref(r["ref"], r["iteration"]) == ref]
     return max(iterations, key=lambda r: (r["iteration"], r["seq"])) if iterations else None
 
 
