@@ -20,6 +20,7 @@ from typing import Any
 from django.db import InterfaceError, OperationalError, connection
 
 from conductor_project.celery import app as celery_app
+from orchestration.conductor.queues import queue_name
 from orchestration.dispatch import worker_task_name
 from orchestration.services.tasks import task_claim, task_update
 
@@ -70,7 +71,7 @@ def _worker_id() -> str:
 
 
 def registered_queues() -> list[str]:
-    return [f"{r.domain}:{r.task_type}" if r.domain else r.task_type for r in _REGISTRY.values()]
+    return [queue_name(r.task_type, r.domain) for r in _REGISTRY.values()]
 
 
 def registrations() -> dict[str, Registration]:

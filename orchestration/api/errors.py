@@ -23,6 +23,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from orchestration.conductor.java_text import java_string
 from orchestration.services.errors import DefinitionError, ServiceError
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,8 @@ def _validation_body(exc: DefinitionError) -> dict[str, Any]:
         value = item.get("invalidValue")
         if isinstance(value, dict | list):
             del item["invalidValue"]
-        elif isinstance(value, bool):
-            item["invalidValue"] = "true" if value else "false"
         elif value is not None:
-            item["invalidValue"] = str(value)
+            item["invalidValue"] = java_string(value)
     return body
 
 

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from orchestration.api import wire
 from orchestration.api.renderers import ConductorView, no_content, text
+from orchestration.conductor.json_types import fits_java_type, java_type_error
 from orchestration.definitions.validation import FieldError
 from orchestration.services.errors import DefinitionError
 from orchestration.services.polling import task_poll
@@ -20,38 +21,19 @@ from orchestration.services.tasks import UPDATE_STATUSES, task_update
 SINGLE_POLL_TIMEOUT_MS = 100
 
 # TaskResult fields Baton reads, with their JSON types; unknown fields are ignored.
-_TASK_RESULT_TYPES: dict[str, tuple[type, str]] = {
-    "workflowInstanceId": (str, "a string"),
-    "taskId": (str, "a string"),
-    "reasonForIncompletion": (str, "a string"),
-    "callbackAfterSeconds": (int, "an integer"),
-    "workerId": (str, "a string"),
-    "status": (str, "a string"),
-    "outputData": (dict, "an object"),
-    "logs": (list, "a list"),
-    "extendLease": (bool, "a boolean"),
+_TASK_RESULT_TYPES: dict[str, str] = {
+    "workflowInstanceId": "str", "taskId": "str", "reasonForIncompletion": "str", "callbackAfterSeconds": "long",
+    "workerId": "str", "status": "str", "outputData": "dict", "logs": "list", "extendLease": "bool",
 }
 _STATUS_NAMES = ", ".join(sorted(UPDATE_STATUSES))
 
 
-_INT64 = 2**63
-
-
-def _type_ok(value: Any, expected: type) -> bool:
-    if expected is int:
-        # Java long: 3.0 is accepted (as Jackson does), 3.5 or 2**70 is not.
-        if isinstance(value, float) and not value.is_integer():
-            return False
-        return isinstance(value, int | float) and not isinstance(value, bool) and -_INT64 <= value < _INT64
-    return isinstance(value, expected)
-
-
 def _task_result_errors(body: Mapping[str, Any]) -> list[FieldError]:
     errors: list[FieldError] = []
-    for field, (expected, label) in _TASK_RESULT_TYPES.items():
+    for field, java_type in _TASK_RESULT_TYPES.items():
         value = body.get(field)
-        if value is not None and not _type_ok(value, expected):
-            errors.append(FieldError(f"taskResult.{field}", f"{field} must be {label}", value))
+        if value is not None and not fits_java_type(value, java_type):
+            errors.append(FieldError(f"taskResult.{field}", java_type_error(field, java_type), value))
     # TaskResult's bean constraints, with Conductor's messages.
     if not body.get("workflowInstanceId"):
         errors.append(FieldError("taskResult.workflowInstanceId", "Workflow Id cannot be null or empty"))

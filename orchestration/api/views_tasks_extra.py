@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from orchestration.api import wire
 from orchestration.api.renderers import ConductorView, empty, no_content, text
 from orchestration.api.views_tasks import SINGLE_POLL_TIMEOUT_MS, _log_lines, _task_result_errors, _worker_id
+from orchestration.conductor import queues
 from orchestration.definitions.model import SYSTEM_TASK_TYPES
 from orchestration.engine.state import TERMINAL_WORKFLOW
 from orchestration.models import Task, Workflow
@@ -226,7 +227,7 @@ class QueueSizeView(ConductorView):
     """GET /api/tasks/queue/size?taskType=&domain=&isolationGroupId=&executionNamespace= -> int."""
 
     def get(self, request: Request) -> Response:
-        queue_name = polling.full_queue_name(
+        queue_name = queues.full_queue_name(
             _required(request, "taskType"),
             domain=wire.query_str(request, "domain"),
             isolation_group_id=wire.query_str(request, "isolationGroupId"),

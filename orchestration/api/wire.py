@@ -24,8 +24,10 @@ from django.db.models import Model
 from rest_framework.request import Request
 
 from orchestration.clock import now_ms
+from orchestration.conductor.json_types import json_kind
+from orchestration.conductor.loop_refs import base_ref
+from orchestration.conductor.queues import queue_wait_time
 from orchestration.definitions.model import SYSTEM_TASK_TYPES
-from orchestration.engine.context import base_ref
 from orchestration.models import Task, Workflow
 from orchestration.services import store
 from orchestration.services.errors import BadRequest, NotFound
@@ -80,20 +82,6 @@ def read_json_array(request: Request, what: str) -> list[Any]:
     if not isinstance(body, list):
         raise BadRequest(f"Request body must be a JSON array ({what}), got {json_kind(body)}")
     return body
-
-
-def json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
 
 
 def query_str(request: Request, name: str) -> str | None:
@@ -287,7 +275,7 @@ def _workflow_task_for(row: Mapping[str, Any], nodes: Mapping[str, dict[str, Any
     extra = row.get("extra") or {}
     if isinstance(extra.get("workflowTask"), dict):  # runtime-made tasks (dynamic forks) carry their own
         return workflow_task_json(extra["workflowTask"])
-    node = nodes.get(base_ref(row["ref"]))
+    node = nodes.get(base_ref(row["ref"], row["iteration"]))
     if node is not None:
         return node
     task_type = row["task_type"]
@@ -298,17 +286,6 @@ def _workflow_task_for(row: Mapping[str, Any], nodes: Mapping[str, dict[str, Any
             "type": task_type if task_type in SYSTEM_TASK_TYPES else "SIMPLE",
         }
     )
-
-
-def _queue_wait_time(row: Mapping[str, Any], now: int) -> int:
-    # Conductor's Task.getQueueWaitTime(), including its use of the current time.
-    start, scheduled = row["start_time"], row["scheduled_time"]
-    if start > 0 and scheduled > 0:
-        callback = row["callback_after_seconds"]
-        if row["update_time"] > 0 and callback > 0:
-            return max(0, now - (row["update_time"] + callback * 1000))
-        return start - scheduled
-    return 0
 
 
 def task_json(
@@ -369,7 +346,10 @@ def task_json(
         "iteration": row["iteration"],
         "subworkflowChanged": False,
         "firstStartTime": 0,  # declared by Conductor's Task, never set by its server
-        "queueWaitTime": _queue_wait_time(row, now if now is not None else now_ms()),
+        "queueWaitTime": queue_wait_time(
+            start_time=row["start_time"], scheduled_time=row["scheduled_time"], update_time=row["update_time"],
+            callback_after_seconds=row["callback_after_seconds"], now=now if now is not None else now_ms(),
+        ),
         "loopOverTask": row["iteration"] > 0,
     }
     if task_def is not None:

@@ -16,6 +16,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from orchestration.conductor.java_text import java_string
+
 # Looks up a registered TaskDef (as JSON) by name; HTTP, KAFKA_PUBLISH and JSON_JQ_TRANSFORM accept
 # a required input that is supplied by the registered definition's inputTemplate.
 TaskDefLookup = Callable[[str], Mapping[str, Any] | None]
@@ -40,15 +42,6 @@ _DURATION = re.compile(
 # (month 13 rolls over) and takes any zone name for "z"; so only the shape is checked here.
 _UNTIL = re.compile(r"\d+-\d+-\d+(?:\s+\d+:\d+(?:\s+\S+)?)?")
 _JAVA_INT_MAX = 2**31 - 1
-
-
-def java_str(value: Any) -> str:
-    """Render a value the way Java's String.format("%s") does for the JSON types we meet."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def parse_duration_seconds(text: str) -> int | None:
@@ -85,7 +78,7 @@ def _template_has(task: Mapping[str, Any], key: str, lookup: TaskDefLookup | Non
 
 
 def _required(field: str, type_: str, task: Mapping[str, Any]) -> RuleError:
-    return field, _REQUIRED.format(field=field, type=type_, name=java_str(task.get("name")))
+    return field, _REQUIRED.format(field=field, type=type_, name=java_string(task.get("name")))
 
 
 def _cases(task: Mapping[str, Any], type_: str) -> list[RuleError]:
@@ -94,7 +87,7 @@ def _cases(task: Mapping[str, Any], type_: str) -> list[RuleError]:
     if "decisionCases" in task and task["decisionCases"] is None:
         return [_required("decisionCases", type_, task)]
     if not task.get("decisionCases"):
-        message = _AT_LEAST_ONE.format(field="decisionCases", type=type_, name=java_str(task.get("name")))
+        message = _AT_LEAST_ONE.format(field="decisionCases", type=type_, name=java_string(task.get("name")))
         return [("decisionCases", message)]
     return []
 
@@ -138,7 +131,7 @@ def _fork_join_dynamic(task: Mapping[str, Any], lookup: TaskDefLookup | None) ->
         message = (
             "dynamicForkJoinTasksParam or combination of dynamicForkTasksInputParamName and "
             "dynamicForkTasksParam cam be used for taskType: FORK_JOIN_DYNAMIC taskName: "
-            + java_str(task.get("name"))
+            + java_string(task.get("name"))
         )
         return [("dynamicForkJoinTasksParam", message)]
     if legacy is not None:
@@ -164,19 +157,19 @@ def _fork_join(task: Mapping[str, Any], lookup: TaskDefLookup | None) -> list[Ru
     # Absent and [] are both Conductor's empty default; null crashes Conductor's tree walk, so it is
     # rejected here the same way.
     if not task.get("forkTasks"):
-        message = _AT_LEAST_ONE.format(field="forkTasks", type="FORK_JOIN", name=java_str(task.get("name")))
+        message = _AT_LEAST_ONE.format(field="forkTasks", type="FORK_JOIN", name=java_string(task.get("name")))
         return [("forkTasks", message)]
     return []
 
 
 def _terminate(task: Mapping[str, Any], lookup: TaskDefLookup | None) -> list[RuleError]:
     errors: list[RuleError] = []
-    name = java_str(task.get("name"))
+    name = java_string(task.get("name"))
     if task.get("optional") is True:
         errors.append(("optional", f"terminate task cannot be optional, taskName: {name}"))
     status = _inputs(task).get("terminationStatus")
     # Checked literally: an expression such as "${workflow.input.status}" is rejected by Conductor.
-    if status is None or java_str(status) not in TERMINATION_STATUSES:
+    if status is None or java_string(status) not in TERMINATION_STATUSES:
         message = (
             "terminate task must have an terminationStatus parameter and must be set to "
             f"COMPLETED or FAILED, taskName: {name}"
@@ -215,7 +208,7 @@ def _json_jq(task: Mapping[str, Any], lookup: TaskDefLookup | None) -> list[Rule
 
 def _blank(value: Any) -> str:
     # Conductor stringifies the input (null -> "") and then asks StringUtils.isNotBlank.
-    return "" if value is None else java_str(value)
+    return "" if value is None else java_string(value)
 
 
 def _wait(task: Mapping[str, Any], lookup: TaskDefLookup | None) -> list[RuleError]:

@@ -23,7 +23,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from orchestration.definitions.task_rules import TaskDefLookup, java_str, type_rule_errors
+from orchestration.conductor.java_text import java_string
+from orchestration.conductor.json_types import fits_java_type, java_type_error
+from orchestration.definitions.task_rules import TaskDefLookup, type_rule_errors
 from orchestration.engine.expressions import compile_path, iter_expressions
 
 VALIDATION_FAILED_MESSAGE = "Validation failed, check below errors for detail."
@@ -79,13 +81,8 @@ class DefinitionError(Exception):
 
 
 # --- JSON type checks -------------------------------------------------------------------------
-# Java field types: "int" is 32-bit, "long" 64-bit; a tuple is an enum's allowed names.
-_INT32 = 2**31
-_INT64 = 2**63
-_KIND_TEXT = {
-    "str": "a string", "int": "an integer", "long": "an integer", "bool": "a boolean",
-    "dict": "an object", "list": "a list",
-}
+# A field's kind is a Java type as conductor.json_types names it ("int", "str", an enum's
+# names...), or one of the containers below.
 
 @dataclass(frozen=True, slots=True)
 class ListOf:
@@ -170,21 +167,6 @@ def _join(path: str, field: str) -> str:
     return f"{path}{field}" if field.startswith("[") else f"{path}.{field}"
 
 
-def _kind_ok(value: Any, kind: Any) -> bool:
-    if isinstance(kind, tuple):
-        return isinstance(value, str) and value in kind
-    if kind in ("int", "long"):
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        # Jackson accepts 3.0 for an int; a fraction or out-of-range value is not an int.
-        if isinstance(value, float) and not value.is_integer():
-            return False
-        bound = _INT32 if kind == "int" else _INT64
-        return -bound <= value < bound
-    expected = {"str": str, "bool": bool, "dict": Mapping, "list": list}[kind]
-    return isinstance(value, expected)
-
-
 def _check_types(data: Mapping[str, Any], spec: Mapping[str, Any], path: str, errors: list[FieldError]) -> None:
     """Type-check known fields, nested beans and list/map elements included; unknown fields
     are accepted (Conductor ignores them). A missing or null field is not checked here."""
@@ -203,7 +185,7 @@ def _check_value(value: Any, kind: Any, path: str, label: str, errors: list[Fiel
     elif isinstance(kind, ListOf | MapOf):
         container = list if isinstance(kind, ListOf) else Mapping
         if not isinstance(value, container):
-            errors.append(FieldError(path, f"{label} must be {_KIND_TEXT['list' if container is list else 'dict']}", value))
+            errors.append(FieldError(path, java_type_error(label, "list" if container is list else "dict"), value))
             return
         items = enumerate(value) if isinstance(value, list) else value.items()
         for key, item in items:
@@ -213,18 +195,14 @@ def _check_value(value: Any, kind: Any, path: str, label: str, errors: list[Fiel
                 errors.append(FieldError(item_path, f"{label} cannot hold null elements", None))
             elif item is not None:
                 _check_value(item, kind.kind, item_path, label, errors)
-    elif not _kind_ok(value, kind):
-        if isinstance(kind, tuple):
-            message = f"{label} must be one of {', '.join(kind)}"
-        else:
-            message = f"{label} must be {_KIND_TEXT[kind]}"
-        errors.append(FieldError(path, message, value))
+    elif not fits_java_type(value, kind):
+        errors.append(FieldError(path, java_type_error(label, kind), value))
 
 
 def _number(data: Mapping[str, Any], field: str, spec: Mapping[str, Any]) -> int | None:
     """The field's value when present and of the right type (else None: already reported)."""
     value = data.get(field)
-    if value is None or not _kind_ok(value, spec[field]):
+    if value is None or not fits_java_type(value, spec[field]):
         return None
     return int(value)
 
@@ -268,7 +246,7 @@ def validate_task_def(data: Any, *, owner_email_mandatory: bool = False, path: s
     total = _number(data, "totalTimeoutSeconds", spec) or 0
     if data.get("responseTimeoutSeconds") is None:
         response = 3600
-    name = java_str(data.get("name"))
+    name = java_string(data.get("name"))
     if timeout > 0 and response is not None and response > timeout:
         message = f"TaskDef: {name} responseTimeoutSeconds: {response} must be less than timeoutSeconds: {timeout}"
         errors.append(FieldError(_join(path, "responseTimeoutSeconds"), message, response))
@@ -414,7 +392,7 @@ def _check_expressions(task: Mapping[str, Any], path: str, refs: set[str], error
     params = task.get("inputParameters")
     if not isinstance(params, Mapping):
         return
-    task_name = java_str(task.get("name"))
+    task_name = java_string(task.get("name"))
     for key, text, value_path in _string_inputs(params, "", _join(path, "inputParameters")):
         for expr in _innermost(text):
             if not _is_compilable(expr):
@@ -476,7 +454,7 @@ def validate_workflow_def(
         if ref in refs:
             message = (
                 f"taskReferenceName: {ref} should be unique across tasks for a given "
-                f"workflowDefinition: {java_str(name)}"
+                f"workflowDefinition: {java_string(name)}"
             )
             errors.append(FieldError(_join(task_path, "taskReferenceName"), message, ref))
         refs.add(ref)

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestration.conductor.loop_refs import base_ref, loop_ref
+from orchestration.conductor.queues import queue_name
 from orchestration.definitions.model import TaskDefinition, WorkflowTaskNode
 from orchestration.engine import expressions, timeouts
 from orchestration.engine.retry import RandomSource
@@ -25,8 +27,6 @@ def _new_id() -> str:
 def _no_active_domains(task_type: str) -> frozenset[str]:
     return frozenset()
 
-
-LOOP_SEPARATOR = "__"
 
 # Where a task carries its TaskDef's concurrency and rate limits (reference §4.7): copied at
 # creation so that handing the task out (services.limits) needs no read of the definition, and
@@ -45,12 +45,6 @@ def task_limits(task_def: TaskDefinition | None) -> dict[str, Any]:
         spec["rateLimitPerFrequency"] = task_def.rate_limit_per_frequency
         spec["rateLimitFrequencyInSeconds"] = task_def.rate_limit_frequency_in_seconds
     return {LIMITS_KEY: spec} if spec else {}
-
-
-def base_ref(ref: str) -> str:
-    """A loop iteration's ref ``x__3`` names the definition node ``x``."""
-    head, sep, tail = ref.rpartition(LOOP_SEPARATOR)
-    return head if sep and tail.isdigit() else ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +86,7 @@ class DecideContext:
 
     # -- definitions -----------------------------------------------------------------------
     def node_for(self, task: TaskState) -> WorkflowTaskNode | None:
-        return self.workflow.definition.by_ref.get(base_ref(task.ref))
+        return self.workflow.definition.by_ref.get(base_ref(task.ref, task.iteration))
 
     def task_def_for(self, node: WorkflowTaskNode | None) -> TaskDefinition | None:
         if node is None:
@@ -154,7 +148,7 @@ class DecideContext:
         task_def = self.task_def_for(node)
         task_type = node.task_type
         domain = self.domain_for(task_type) if node.is_worker_task else None
-        queue = f"{domain}:{task_type}" if domain else task_type
+        queue = queue_name(task_type, domain)
         self._next_seq += 1
         start_delay = delay_seconds if retry_of is not None else node.start_delay
         task = TaskState(
@@ -193,7 +187,7 @@ class DecideContext:
         as FORK call this for the first node of each branch)."""
         from orchestration.engine.operators import operator_for
 
-        ref = node.ref if iteration == 0 else f"{node.ref}{LOOP_SEPARATOR}{iteration}"
+        ref = loop_ref(node.ref, iteration)
         return operator_for(node.type).create(self, node, ref=ref, iteration=iteration)
 
     def latest(self, ref: str) -> TaskState | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from orchestration.conductor.loop_refs import loop_ref
 from orchestration.engine import timeouts
 from orchestration.engine.context import DecideContext
 from orchestration.engine.decider import workflow_output
@@ -192,9 +193,8 @@ def reopen_task(task: TaskState, now: int) -> None:
 
 def _join_on_failed_permissive(ctx: DecideContext, join: TaskState) -> bool:
     joined = join.input.get("joinOn") if isinstance(join.input, dict) else None
-    suffix = f"__{join.iteration}" if join.iteration else ""
     for ref in joined if isinstance(joined, list) else ():
-        task = ctx.latest(f"{ref}{suffix}")
+        task = ctx.latest(loop_ref(ref, join.iteration))
         node = ctx.node_for(task) if task is not None else None
         if task is not None and node is not None and node.permissive and not node.optional and task.status == "FAILED":
             return True

@@ -16,9 +16,11 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestration.conductor.java_text import java_string
+from orchestration.conductor.loop_refs import loop_ref
 from orchestration.definitions.model import WorkflowTaskNode
 from orchestration.engine import expressions, retry, timeouts
-from orchestration.engine.context import DecideContext, FollowUp, StartFailureWorkflow, base_ref
+from orchestration.engine.context import DecideContext, FollowUp, StartFailureWorkflow
 from orchestration.engine.operators import BranchEnd, Kind, operator_for
 from orchestration.engine.state import (
     TERMINAL_TASK,
@@ -214,7 +216,7 @@ def next_nodes(ctx: DecideContext, node: WorkflowTaskNode) -> list[WorkflowTaskN
 
 
 def _schedule_node(ctx: DecideContext, node: WorkflowTaskNode, *, iteration: int) -> None:
-    ref = node.ref if iteration == 0 else f"{node.ref}__{iteration}"
+    ref = loop_ref(node.ref, iteration)
     existing = [t for t in ctx.workflow.tasks if t.ref == ref]
     if existing:
         # A SKIPPED placeholder (skip-task API) means: jump over it to its successors.
@@ -236,7 +238,7 @@ def _check_completion(ctx: DecideContext) -> None:
     permissive_failures = [t for t in live if is_terminal_unsuccessful(t.status)]
     if permissive_failures:
         task = permissive_failures[0]
-        cause = "null" if task.reason_for_incompletion is None else task.reason_for_incompletion
+        cause = java_string(task.reason_for_incompletion)
         _end_workflow(
             ctx, "FAILED", f"Task {task.task_id} failed with status: FAILED and reason: '{cause}'", failed_task=task
         )
@@ -299,4 +301,4 @@ def _next_check_at(ctx: DecideContext) -> int | None:
     return min(candidates) if candidates else None
 
 
-__all__ = ["Decision", "decide", "failure_workflow_target", "next_nodes", "workflow_output", "base_ref"]
+__all__ = ["Decision", "decide", "failure_workflow_target", "next_nodes", "workflow_output"]

@@ -15,9 +15,11 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
-from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+
+from orchestration.conductor.java_text import JsonSmartArray, java_string
+from orchestration.conductor.loop_refs import base_ref
 
 if TYPE_CHECKING:
     from orchestration.engine.state import TaskState, WorkflowState
@@ -213,13 +215,6 @@ def _compile_filter(expr: str) -> Any:
         raise ValueError(f"unsupported filter [?({expr})]: {exc}") from exc
 
 
-class _JsonArray(list):  # type: ignore[type-arg]
-    """Result of an indefinite path. Jayway returns a json-smart JSONArray whose toString is
-    compact JSON, unlike a list read from the document, which renders Java-style."""
-
-    __slots__ = ()
-
-
 class CompiledPath:
     """A compiled path; call it (or ``.find``) on a document. Missing → None (definite paths)
     or [] (indefinite paths: wildcards, ``..``, filters, slices, several indexes)."""
@@ -249,7 +244,7 @@ class CompiledPath:
             found = self._eval(doc, 0)
         except (TypeError, IndexError, ValueError):
             return None
-        return list(found) if type(found) is _JsonArray else found
+        return list(found) if type(found) is JsonSmartArray else found
 
     __call__ = find
 
@@ -258,7 +253,7 @@ class CompiledPath:
             return self._eval(ctx.document(), 0)
         root = ctx.root(self.head)
         if root is _MISSING:
-            return None if self.definite else _JsonArray()
+            return None if self.definite else JsonSmartArray()
         return self._eval(root, 1)
 
     def _eval(self, node: Any, start: int) -> Any:
@@ -285,9 +280,9 @@ class CompiledPath:
         for i in range(start, last + 1):
             nodes = _apply(self._segs[i], nodes, i == last and fn is None)
         if fn is None:
-            return _JsonArray(nodes)
+            return JsonSmartArray(nodes)
         # Jayway rewrites "$..x.fn()" as fn($..x): one value. Elsewhere, fn applies to each match.
-        return fn(nodes) if self._segs[0][0] == _SCAN else _JsonArray(map(fn, nodes))
+        return fn(nodes) if self._segs[0][0] == _SCAN else JsonSmartArray(map(fn, nodes))
 
 
 def _apply(seg: tuple[Any, ...], nodes: list[Any], leaf: bool) -> list[Any]:
@@ -359,54 +354,7 @@ def compile_path(path: str) -> CompiledPath:
     return compiled
 
 
-# -- rendering (Java toString) -----------------------------------------------------------------
-
-
-def _java_double(x: float) -> str:
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return "Infinity" if x > 0 else "-Infinity"
-    if x == 0 or 1e-3 <= abs(x) < 1e7:
-        return repr(x)  # same digits as Double.toString in this range
-    sign, digits, exponent = Decimal(repr(x)).as_tuple()
-    power = len(digits) + int(exponent) - 1
-    text = "".join(map(str, digits)).rstrip("0") or "0"
-    return f"{'-' if sign else ''}{text[0]}.{text[1:] or '0'}E{power}"
-
-
-def _java_str(value: Any, json_style: bool = False) -> str:
-    """Java ``toString`` of a JSON value: maps as ``{k=v, ...}``, lists as ``[a, b]``.
-
-    Results of indefinite paths are json-smart arrays, whose toString is compact JSON (with
-    "/" escaped); ``json_style`` renders that form.
-    """
-    if value is None:
-        return "null"
-    if value is True or value is False:
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False).replace("/", "\\/") if json_style else value
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _java_double(value)
-    json_style = json_style or type(value) is _JsonArray
-    if isinstance(value, Mapping):
-        if json_style:
-            pairs = ",".join(f"{_java_str(str(k), True)}:{_java_str(v, True)}" for k, v in value.items())
-        else:
-            pairs = ", ".join(f"{k}={_java_str(v)}" for k, v in value.items())
-        return "{" + pairs + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ("," if json_style else ", ").join(_java_str(v, json_style) for v in value) + "]"
-    return str(value)
-
-
 # -- evaluation context ------------------------------------------------------------------------
-
-_LOOP_SUFFIX = re.compile(r"(?:__\d+)+$")
-
 
 class ExpressionContext:
     """The document ``{"workflow": {...}, "<taskRef>": {...}}``, built lazily per root key."""
@@ -470,15 +418,13 @@ class ExpressionContext:
         return self._workflow_doc
 
     def _tasks_by_key(self) -> dict[str, TaskState]:
-        # Loop iterations ("ref__3") are visible under the bare ref; the highest seq wins, so
-        # the latest attempt of the latest iteration is what "${ref.output}" reads. Conductor
-        # cuts the ref at its first "__"; dropping only trailing "__<n>" gives the same key for
-        # generated refs (nested ones too) without mangling a ref such as "fetch__rows".
+        # Loop iterations ("ref__3") are visible under their node's ref; the highest seq wins,
+        # so the latest attempt of the latest iteration is what "${ref.output}" reads.
         if self._latest is None:
             latest: dict[str, TaskState] = {}
             assert self._workflow is not None
             for task in self._workflow.tasks:
-                key = _LOOP_SUFFIX.sub("", task.ref) if task.iteration > 0 else task.ref
+                key = base_ref(task.ref, task.iteration)
                 current = latest.get(key)
                 if current is None or task.seq >= current.seq:
                     latest[key] = task
@@ -565,7 +511,7 @@ def _resolve_text(text: str, ctx: ExpressionContext, depth: int) -> Any:
     parts, pos = [], 0
     for (start, end), value in zip(spans, values, strict=True):
         parts.append(text[pos:start])
-        parts.append(text[start:end] if value is _KEEP else _java_str(value))
+        parts.append(text[start:end] if value is _KEEP else java_string(value))
         pos = end
     parts.append(text[pos:])
     return "".join(parts).replace("$${", "${")

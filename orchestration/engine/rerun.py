@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestration.conductor.loop_refs import loop_ref
 from orchestration.engine import timeouts
 from orchestration.engine.context import DecideContext
 from orchestration.engine.control import (
@@ -185,15 +186,14 @@ def _resume_successors(ctx: DecideContext) -> None:
         node = ctx.node_for(task)
         if node is None or node.type in BRANCHING_TYPES:
             continue
-        suffix = f"__{task.iteration}" if task.iteration else ""
         if node.type == "FORK_JOIN":
             for key, branch in node.branches.items():
-                if key.startswith("forkTasks:") and branch and f"{branch[0].ref}{suffix}" not in present:
+                if key.startswith("forkTasks:") and branch and loop_ref(branch[0].ref, task.iteration) not in present:
                     for created in ctx.create_tasks(branch[0], iteration=task.iteration):
                         created.retry_count = _next_retry_count(wf, created.ref)
                         ctx.add_task(created)
                         present.add(created.ref)
-        if task.executed and any(f"{n.ref}{suffix}" not in present for n in next_nodes(ctx, node)):
+        if task.executed and any(loop_ref(n.ref, task.iteration) not in present for n in next_nodes(ctx, node)):
             task.executed = False
 
 

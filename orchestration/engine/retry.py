@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from orchestration.conductor.java_text import java_string
 from orchestration.definitions.model import TaskDefinition, WorkflowTaskNode
 from orchestration.engine.state import RETRIABLE_TASK, TaskState
 
@@ -136,7 +137,7 @@ def retry_refusal(
     if kind:
         status = workflow_status_for_failed_task(task.status)
         # Java formats a null reason as the text "null"; keep the wire text identical.
-        cause = "null" if task.reason_for_incompletion is None else task.reason_for_incompletion
+        cause = java_string(task.reason_for_incompletion)
         reason = f"Task {task.task_id} failed with status: {status} and reason: '{cause}'"
         return RetryRefusal(kind, status, reason)
     assert task_def is not None  # allowed_retries() is 0 without a definition

@@ -21,11 +21,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 
+from orchestration.conductor.java_text import java_string
+from orchestration.conductor.queues import queue_wait_time
 from orchestration.models import DefinitionSnapshot
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -50,41 +51,7 @@ def utc_string(millis: int) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms:03d}Z"
 
 
-# --- Java's toString ---------------------------------------------------------------------------
-
-
-def _java_double(value: float) -> str:
-    """``Double.toString``: plain decimal within [1e-3, 1e7), else ``d.dddE±n``."""
-    if value != value or value in (float("inf"), float("-inf")):  # not JSON, but never crash
-        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
-    if value == 0:
-        return "-0.0" if str(value).startswith("-") else "0.0"
-    magnitude = abs(value)
-    if 1e-3 <= magnitude < 1e7:
-        text = repr(value)  # Python's shortest repr is plain decimal in this range
-        return text if "." in text else f"{text}.0"
-    sign, digits, exponent = Decimal(repr(value)).as_tuple()
-    figures = "".join(map(str, digits)).rstrip("0") or "0"
-    power = exponent + len(digits) - 1  # type: ignore[operator]
-    mantissa = figures[0] + "." + (figures[1:] or "0")
-    return f"{'-' if sign else ''}{mantissa}E{power}"
-
-
-def java_string(value: Any) -> str:
-    """A JSON value printed the way Java prints the Map/List Jackson read it into."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _java_double(value)
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{key}={java_string(item)}" for key, item in value.items()) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(java_string(item) for item in value) + "]"
-    return str(value)
+# --- input and output ------------------------------------------------------------------------
 
 
 def serialize_input_output(value: Any) -> str:
@@ -177,18 +144,6 @@ def workflow_summary(row: Mapping[str, Any], *, classifier: str = "workflow") ->
     return {k: v for k, v in doc.items() if v is not None}
 
 
-def _queue_wait_time(row: Mapping[str, Any], now: int) -> int:
-    # Conductor's Task.getQueueWaitTime() (the twin of orchestration.api.wire's, which renders
-    # full Task documents).
-    start, scheduled = row["start_time"], row["scheduled_time"]
-    if start > 0 and scheduled > 0:
-        callback = row["callback_after_seconds"]
-        if row["update_time"] > 0 and callback > 0:
-            return max(0, now - (row["update_time"] + callback * 1000))
-        return start - scheduled
-    return 0
-
-
 def task_summary(row: Mapping[str, Any], *, now: int) -> dict[str, Any]:
     extra = row.get("extra") or {}
     task_type = row["task_type"]
@@ -203,7 +158,10 @@ def task_summary(row: Mapping[str, Any], *, now: int) -> dict[str, Any]:
         "status": row["status"],
         "reasonForIncompletion": row["reason_for_incompletion"],
         "executionTime": row["end_time"] - row["start_time"] if row["end_time"] > 0 else 0,
-        "queueWaitTime": _queue_wait_time(row, now),
+        "queueWaitTime": queue_wait_time(
+            start_time=row["start_time"], scheduled_time=row["scheduled_time"], update_time=row["update_time"],
+            callback_after_seconds=row["callback_after_seconds"], now=now,
+        ),
         "taskDefName": row["task_def_name"] or task_type,  # Task.getTaskDefName() falls back
         "taskType": task_type,
         "input": serialize_input_output(row["input"]) if row["input"] is not None else None,

@@ -8,10 +8,10 @@ from django.conf import settings
 from django.db import transaction
 
 from orchestration.clock import now_ms
+from orchestration.conductor.java_text import java_string
 from orchestration.definitions.validation import DefinitionError, validate_task_def, validate_workflow_def
 from orchestration.models import TaskDef, WorkflowDef
 from orchestration.services.errors import BadRequest, Conflict, NotFound
-from orchestration.services.frozen import java_str
 
 
 def _owner_email_mandatory() -> bool:
@@ -103,7 +103,7 @@ def workflow_def_get(name: str, version: int | None = None) -> dict[str, Any]:
     qs = qs.filter(version=version) if version is not None else qs.order_by("-version")
     data = qs.values_list("data", flat=True).first()
     if data is None:
-        raise NotFound(f"No such workflow found by name: {name}, version: {java_str(version)}")
+        raise NotFound(f"No such workflow found by name: {name}, version: {java_string(version)}")
     return data
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from orchestration.clock import now_ms
+from orchestration.conductor.json_types import fits_java_type, java_type_error
 from orchestration.definitions.validation import FieldError
 from orchestration.models import EventHandler
 from orchestration.services.errors import Conflict, DefinitionError, NotFound
@@ -51,37 +52,17 @@ _ACTION_PARAM_FIELDS: dict[str, dict[str, Any]] = {
         "idempotencyKey": "str",
     },
 }
-_KIND_TEXT = {"str": "a string", "int": "an integer", "bool": "a boolean", "dict": "an object", "list": "a list"}
-_INT32 = 2**31
 _MAX_LENGTH = {
     "name": EventHandler._meta.get_field("name").max_length,
     "event": EventHandler._meta.get_field("event").max_length,
 }
 
 
-def _kind_ok(value: Any, kind: Any) -> bool:
-    if isinstance(kind, tuple):
-        return isinstance(value, str) and value in kind
-    if kind == "int":
-        # Jackson reads 3.0 as an int, not 3.5, "3" or true.
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        if isinstance(value, float) and not value.is_integer():
-            return False
-        return -_INT32 <= value < _INT32
-    return isinstance(value, {"str": str, "bool": bool, "dict": Mapping, "list": list}[kind])
-
-
 def _check_types(data: Mapping[str, Any], spec: Mapping[str, Any], path: str, errors: list[FieldError]) -> None:
     for field, kind in spec.items():
         value = data.get(field)
-        if value is None or _kind_ok(value, kind):
-            continue
-        if isinstance(kind, tuple):
-            message = f"{field} must be one of {', '.join(kind)}"
-        else:
-            message = f"{field} must be {_KIND_TEXT[kind]}"
-        errors.append(FieldError(f"{path}.{field}", message, value))
+        if value is not None and not fits_java_type(value, kind):
+            errors.append(FieldError(f"{path}.{field}", java_type_error(field, kind), value))
 
 
 def validate_event_handler(data: Any, *, path: str = "eventHandler") -> list[FieldError]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import connection
 
+from orchestration.conductor.java_text import java_string
 from orchestration.definitions.model import WorkflowDefinition
 from orchestration.models import DefinitionSnapshot, TaskDef, WorkflowDef
 from orchestration.services import statements, store
@@ -41,11 +42,6 @@ _lock = threading.Lock()
 _by_text: OrderedDict[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], Frozen] = OrderedDict()
 # workflow name -> the task names its latest-seen definition refers to (a guess, checked on use)
 _names_by_workflow: dict[str, tuple[str, ...]] = {}
-
-
-def java_str(value: object) -> str:
-    """How Conductor's messages print a value: Java prints a missing one as ``null``."""
-    return "null" if value is None else str(value)
 
 
 def store_snapshot(frozen: Frozen, now: int) -> None:
@@ -124,7 +120,7 @@ def frozen_for(name: str, version: int | None) -> Frozen:
     names = _names_by_workflow.get(name, ())
     text, tasks = _texts(name, version, names)
     if text is None:
-        raise NotFound(f"No such workflow defined. name={name}, version={java_str(version)}")
+        raise NotFound(f"No such workflow defined. name={name}, version={java_string(version)}")
     with _lock:
         # The names are in the key: a hit means the guess was exactly the names this text
         # needs, so the TaskDef texts read with it are all that matter, and current.

@@ -34,6 +34,7 @@ from kombu.exceptions import KombuError
 
 from orchestration import dispatch
 from orchestration.clock import now_ms
+from orchestration.conductor import queues
 from orchestration.definitions.model import SYSTEM_TASK_TYPES
 from orchestration.models import PollData, Task
 from orchestration.services.errors import BadRequest
@@ -47,10 +48,6 @@ MAX_POLL_TIMEOUT_MS = 5000
 MAX_POLL_COUNT = 1000
 
 
-def queue_name_for(task_type: str, domain: str | None) -> str:
-    return f"{domain}:{task_type}" if domain else task_type
-
-
 def task_poll(
     *, task_type: str, worker_id: str | None, domain: str | None, count: int = 1, timeout_ms: int = 100
 ) -> list[dict[str, Any]]:
@@ -60,7 +57,7 @@ def task_poll(
         raise BadRequest("TaskType cannot be null or empty.")
     if timeout_ms > MAX_POLL_TIMEOUT_MS:
         raise BadRequest("Long Poll Timeout value cannot be more than 5 seconds")
-    queue_name = queue_name_for(task_type, domain)
+    queue_name = queues.queue_name(task_type, domain)
     _record_poll(task_type=task_type, domain=domain, worker_id=worker_id, queue_name=queue_name)
     count = min(count, MAX_POLL_COUNT)
     if count <= 0:
@@ -308,18 +305,6 @@ def _wait_for_messages(queue_name: str, count: int, timeout: float) -> list[str]
 # A queue's size is read from the database, the truth: the SCHEDULED tasks of that queue name,
 # delayed ones included (Conductor counts every message in the queue, visible or not). The
 # broker's queue length would count stale and duplicate messages and miss lost ones.
-
-
-def full_queue_name(
-    task_type: str, domain: str | None = None, isolation_group_id: str | None = None, execution_namespace: str | None = None
-) -> str:
-    """Conductor's queue name: ``[domain:]taskType[@executionNamespace][-isolationGroupId]``."""
-    name = queue_name_for(task_type, domain)
-    if execution_namespace:
-        name = f"{name}@{execution_namespace}"
-    if isolation_group_id:
-        name = f"{name}-{isolation_group_id}"
-    return name
 
 
 def queue_size(queue_name: str) -> int:

@@ -15,7 +15,7 @@ from django.db import DatabaseError, transaction
 
 from orchestration import dispatch
 from orchestration.clock import now_ms
-from orchestration.engine.context import base_ref
+from orchestration.conductor.loop_refs import base_ref
 from orchestration.engine.results import RESULT_STATUSES, TaskResult, apply_result
 from orchestration.models import PollData, Task, TaskLog, Workflow
 from orchestration.services import limits, store, workflows
@@ -208,7 +208,7 @@ def pending_task_by_ref(*, workflow_id: str, ref: str) -> dict[str, Any] | None:
     for row in rows:
         if row["ref"] == ref:
             return row
-    iterations = [r for r in rows if base_ref(r["ref"]) == ref]
+    iterations = [r for r in rows if base_ref(r["ref"], r["iteration"]) == ref]
     return max(iterations, key=lambda r: (r["iteration"], r["seq"])) if iterations else None
 
 

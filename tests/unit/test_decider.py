@@ -385,3 +385,12 @@ def test_absurd_timeouts_keep_every_deadline_inside_64_bits() -> None:
     for value in (run.wf.next_check_at, task.timeout_at, task.dispatch_at):
         assert value is not None and value < 2**62
     assert task.response_timeout_seconds < 2**31 and task.timeout_seconds < 2**31
+
+
+def test_a_ref_that_looks_like_an_iteration_is_a_plain_node_outside_loops() -> None:
+    # "step__1" outside any loop names its own node: the workflow goes on to "next" rather than
+    # losing the node and ending early.
+    run = Run({"tasks": [simple("a", "step__1"), simple("b", "next")]})
+    run.finish("step__1")
+    assert run.statuses() == [("step__1", "COMPLETED"), ("next", "SCHEDULED")]
+    assert run.wf.status == "RUNNING"

@@ -22,7 +22,7 @@ from orchestration.search.query import (
     parse_query,
     parse_sort,
 )
-from orchestration.search.summaries import java_string, utc_string
+from orchestration.search.summaries import utc_string
 
 
 def one(text: str) -> Comparison:
@@ -288,23 +288,3 @@ def test_utc_strings() -> None:
     assert utc_string(0) == "1970-01-01T00:00:00.000Z"
     assert utc_string(1_700_000_000_123) == "2023-11-14T22:13:20.123Z"
     assert utc_string(1_700_000_000_005) == "2023-11-14T22:13:20.005Z"
-
-
-@pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        ({}, "{}"),
-        ({"a": 1, "b": "x y", "c": None, "d": True}, "{a=1, b=x y, c=null, d=true}"),
-        ({"n": {"m": [1, "two", {"k": False}]}}, "{n={m=[1, two, {k=false}]}}"),
-        ({"f": 1.0}, "{f=1.0}"),
-        ({"f": 123.45}, "{f=123.45}"),
-        ({"f": 1e7}, "{f=1.0E7}"),
-        ({"f": 12345678.9}, "{f=1.23456789E7}"),
-        ({"f": 0.0001}, "{f=1.0E-4}"),
-        ({"f": -2.5e-10}, "{f=-2.5E-10}"),
-        ({"f": 0.0}, "{f=0.0}"),
-        ({"big": 12345678901234567890}, "{big=12345678901234567890}"),
-    ],
-)
-def test_java_map_to_string(value: dict, text: str) -> None:
-    assert java_string(value) == text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from orchestration.conductor.loop_refs import loop_ref
 from orchestration.engine.operators.base import BranchEnd, Kind, Operator, register
 
 if TYPE_CHECKING:
@@ -62,12 +63,11 @@ class JoinOperator(Operator):
         return [join]
 
     def execute(self, ctx: DecideContext, task: TaskState, node: WorkflowTaskNode) -> bool:
-        suffix = f"__{task.iteration}" if task.iteration else ""
         output: dict = {}
         failures: list[TaskState] = []
         with_errors: list[str] = []
         for ref in node.raw.get("joinOn") or []:
-            joined = ctx.latest(f"{ref}{suffix}")
+            joined = ctx.latest(loop_ref(ref, task.iteration))
             if joined is None or not joined.terminal:
                 return False
             if joined.output:
