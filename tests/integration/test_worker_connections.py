@@ -90,7 +90,7 @@ def test_an_asynchronous_claim_commit_stays_within_the_claim(async_claims: bool,
     # The claim's own transaction may commit without waiting for the disk; the connection's
     # next transactions (results, decides, starts) must still wait for it.
     if connection.vendor != "postgresql":
-        pytest.skip("the single-statement claim is PostgreSQL's")
+        pytest.skip("synchronous_commit is PostgreSQL's")
     settings.BATON = {**settings.BATON, "ASYNC_CLAIM_COMMIT": async_claims}  # type: ignore[attr-defined]
     workflow_id = _one_task_workflow()
     task_id = Task.objects.get(workflow_id=workflow_id, ref="only").id
