@@ -6,8 +6,8 @@ overlap, and a per-TaskDef advisory lock orders the count-then-claim of each."""
 
 from __future__ import annotations
 
+import functools
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -202,49 +202,108 @@ LIMIT = 3
 EXTRA = 5
 
 
+LINED_UP = ("at lock", "counted", "done")
+
+
+class LinedUpCounts:
+    """Lines the racers up where the race matters (on PostgreSQL; on SQLite BEGIN IMMEDIATE
+    serializes the racing transactions before they count, so there is nothing to line up).
+
+    A racer that has counted the free slots waits, before it claims, until every other racer
+    has counted too, has finished, or is inside the per-TaskDef lock statement (where a working
+    lock parks it until the holder commits). Without the lock, or with the counts made before
+    it, every racer therefore counts the same free slots before anyone claims, and too many
+    tasks are handed out; with it, the racers parked on the lock count after the holder's
+    claims are committed."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.active = connection.vendor == "postgresql"
+        self._changed = threading.Condition()
+        self._expected = 0
+        self._state: dict[int, str] = {}  # racing thread -> "running", "at lock", "counted", "done"
+        if not self.active:
+            return
+        for name in ("_in_progress", "_handouts"):
+            real = getattr(limits, name)
+
+            def counted(*args: Any, _real: Callable[..., Any] = real) -> Any:
+                found = _real(*args)
+                self._wait_for_rivals()
+                return found
+
+            monkeypatch.setattr(limits, name, counted)
+
+    def racers(self, calls: list[Callable[[], Any]]) -> list[Callable[[], Any]]:
+        self._expected = len(calls)
+        return [functools.partial(self._race, call) for call in calls]
+
+    def _set(self, state: str) -> None:
+        with self._changed:
+            self._state[threading.get_ident()] = state
+            self._changed.notify_all()
+
+    def _race(self, call: Callable[[], Any]) -> Any:
+        if not self.active:
+            return call()
+        self._set("running")
+        try:
+            with connection.execute_wrapper(self._watch_lock):
+                return call()
+        finally:
+            self._set("done")
+
+    def _watch_lock(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        me = threading.get_ident()
+        if "pg_advisory_xact_lock" not in sql or self._state.get(me) == "counted":
+            return execute(sql, params, many, context)
+        self._set("at lock")
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self._set("running")
+
+    def _wait_for_rivals(self) -> None:
+        with self._changed:
+            self._state[threading.get_ident()] = "counted"
+            self._changed.notify_all()
+            lined_up = self._changed.wait_for(
+                lambda: len(self._state) == self._expected and all(s in LINED_UP for s in self._state.values()), 60
+            )
+        assert lined_up, f"the racers never lined up: {sorted(self._state.values())}"
+
+
 @pytest.fixture
-def slow_counts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Widen the race: each claimer pauses between counting and claiming, so that without the
-    per-TaskDef lock every racing claimer would count the same free slots (on PostgreSQL; on
-    SQLite the transactions serialize anyway)."""
-    for name in ("_in_progress", "_handouts"):
-        real = getattr(limits, name)
-
-        def slow(*args: Any, _real: Callable[..., Any] = real) -> Any:
-            counted = _real(*args)
-            time.sleep(0.1)
-            return counted
-
-        monkeypatch.setattr(limits, name, slow)
+def lined_up(monkeypatch: pytest.MonkeyPatch) -> LinedUpCounts:
+    return LinedUpCounts(monkeypatch)
 
 
-def test_race_rate_limit_concurrent_polls(slow_counts: None) -> None:
+def test_race_rate_limit_concurrent_polls(lined_up: LinedUpCounts) -> None:
     name, task_type = limited_workflow(rateLimitPerFrequency=LIMIT, rateLimitFrequencyInSeconds=60)
     start_many(name, LIMIT + EXTRA)
     calls = [
         (lambda i=i: task_poll(task_type=task_type, worker_id=f"w{i}", domain=None, count=1, timeout_ms=0))
         for i in range(LIMIT + EXTRA)
     ]
-    handed = [task for polled in run_at_once(calls) for task in polled]
+    handed = [task for polled in run_at_once(lined_up.racers(calls)) for task in polled]
     assert len(handed) == LIMIT, handed
     assert len({t["id"] for t in handed}) == LIMIT
     assert in_progress(task_type) == LIMIT
     assert Task.objects.filter(task_type=task_type, status="SCHEDULED").count() == EXTRA
 
 
-def test_race_concurrency_limit_concurrent_polls(slow_counts: None) -> None:
+def test_race_concurrency_limit_concurrent_polls(lined_up: LinedUpCounts) -> None:
     name, task_type = limited_workflow(concurrentExecLimit=LIMIT)
     start_many(name, LIMIT + EXTRA)
     calls = [
         (lambda i=i: task_poll(task_type=task_type, worker_id=f"w{i}", domain=None, count=2, timeout_ms=0))
         for i in range(LIMIT + EXTRA)
     ]
-    handed = [task for polled in run_at_once(calls) for task in polled]
+    handed = [task for polled in run_at_once(lined_up.racers(calls)) for task in polled]
     assert len(handed) == LIMIT
     assert in_progress(task_type) == LIMIT
 
 
-def test_race_concurrency_limit_rest_polls_and_celery_claims(slow_counts: None) -> None:
+def test_race_concurrency_limit_rest_polls_and_celery_claims(lined_up: LinedUpCounts) -> None:
     name, task_type = limited_workflow(concurrentExecLimit=LIMIT)
     ids = [task_of(w).pk for w in start_many(name, 2 * (LIMIT + EXTRA))]
     polls = [
@@ -252,7 +311,7 @@ def test_race_concurrency_limit_rest_polls_and_celery_claims(slow_counts: None) 
         for i in range(LIMIT + EXTRA)
     ]
     claims = [(lambda t=t: task_claim(task_id=t, worker_id="celery")) for t in ids[-(LIMIT + EXTRA):]]
-    results = run_at_once(polls + claims)
+    results = run_at_once(lined_up.racers(polls + claims))
     handed = [t for r in results[: len(polls)] for t in r] + [r for r in results[len(polls):] if r is not None]
     assert len(handed) == LIMIT, handed
     assert in_progress(task_type) == LIMIT
