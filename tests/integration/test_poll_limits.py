@@ -263,6 +263,8 @@ class LinedUpCounts:
             self._set("running")
 
     def _wait_for_rivals(self) -> None:
+        if threading.get_ident() not in self._state:
+            return  # a count made outside the race (by the test itself) waits for no one
         with self._changed:
             self._state[threading.get_ident()] = "counted"
             self._changed.notify_all()
