@@ -102,7 +102,7 @@ def test_a_request_starts_and_finishes_in_the_thread_that_serves_it() -> None:
 
 def test_a_long_poll_does_not_hold_up_other_requests(broker_waits: BrokerWaits) -> None:
     task_type = f"asgi_idle_{uuid.uuid4().hex[:8]}"
-    broker_waits.hold = True  # the long poll stays in its wait on the broker until released
+    broker_waits.hold = True  # the long poll is held where it waits on the broker until released
 
     async def run() -> tuple[int, bool, int, bytes]:
         long_poll = asyncio.create_task(

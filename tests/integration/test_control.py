@@ -22,11 +22,13 @@ from django.test import Client
 
 from orchestration.models import DecideRequest, History, Task, TaskLog, Workflow
 from orchestration.services import control as control_services
-from orchestration.services import execute, store
+from orchestration.services import store
 from orchestration.services.definitions import task_defs_register, workflow_def_register
 from orchestration.services.tasks import task_claim, task_update
 from orchestration.services.workflows import workflow_decide, workflow_start
 from orchestration.testing import Clock
+
+from .seams import ExecuteLooks
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("drop_own_messages")]
 
@@ -615,40 +617,6 @@ def test_bulk_limits(client: Client) -> None:
 
 
 # --- synchronous execute -------------------------------------------------------------------------------------------
-
-
-class ExecuteLooks:
-    """Counts the looks the synchronous execute takes at its workflow while it waits (a seam at
-    ``execute.blocking_tasks``), so a worker thread can act while the request is provably still
-    waiting, and a test can tell a wait that ran to its deadline from one answered at once."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
-        self.workflow_id: str | None = None
-        self.closed = False
-        self._changed = threading.Condition()
-        real = execute.blocking_tasks
-
-        def watched(workflow_id: str, refs: Any, depth: int = 0) -> Any:
-            found = real(workflow_id, refs, depth)
-            if depth == 0:  # the execute's own look, not the search of a sub-workflow
-                with self._changed:
-                    self.count += 1
-                    self.workflow_id = workflow_id
-                    self._changed.notify_all()
-            return found
-
-        monkeypatch.setattr(execute, "blocking_tasks", watched)
-
-    def wait_beyond(self, seen: int, timeout: float = 30) -> bool:
-        """Wait until the execute has looked more than ``seen`` times (False: closed or timed out)."""
-        with self._changed:
-            return self._changed.wait_for(lambda: self.closed or self.count > seen, timeout) and not self.closed
-
-    def close(self) -> None:
-        with self._changed:
-            self.closed = True
-            self._changed.notify_all()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ overlap, and a per-TaskDef advisory lock orders the count-then-claim of each."""
 
 from __future__ import annotations
 
-import functools
 import threading
 import uuid
 from collections.abc import Callable
@@ -27,6 +26,8 @@ from orchestration.services.sweeper import sweep
 from orchestration.services.tasks import task_claim, task_update
 from orchestration.services.workflows import workflow_start
 from orchestration.testing import Clock
+
+from .seams import LinedUpCounts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -200,78 +201,6 @@ def test_both_limits_each_frozen_per_task() -> None:
 
 LIMIT = 3
 EXTRA = 5
-
-
-LINED_UP = ("at lock", "counted", "done")
-
-
-class LinedUpCounts:
-    """Lines the racers up where the race matters (on PostgreSQL; on SQLite BEGIN IMMEDIATE
-    serializes the racing transactions before they count, so there is nothing to line up).
-
-    A racer that has counted the free slots waits, before it claims, until every other racer
-    has counted too, has finished, or is inside the per-TaskDef lock statement (where a working
-    lock parks it until the holder commits). Without the lock, or with the counts made before
-    it, every racer therefore counts the same free slots before anyone claims, and too many
-    tasks are handed out; with it, the racers parked on the lock count after the holder's
-    claims are committed."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.active = connection.vendor == "postgresql"
-        self._changed = threading.Condition()
-        self._expected = 0
-        self._state: dict[int, str] = {}  # racing thread -> "running", "at lock", "counted", "done"
-        if not self.active:
-            return
-        for name in ("_in_progress", "_handouts"):
-            real = getattr(limits, name)
-
-            def counted(*args: Any, _real: Callable[..., Any] = real) -> Any:
-                found = _real(*args)
-                self._wait_for_rivals()
-                return found
-
-            monkeypatch.setattr(limits, name, counted)
-
-    def racers(self, calls: list[Callable[[], Any]]) -> list[Callable[[], Any]]:
-        self._expected = len(calls)
-        return [functools.partial(self._race, call) for call in calls]
-
-    def _set(self, state: str) -> None:
-        with self._changed:
-            self._state[threading.get_ident()] = state
-            self._changed.notify_all()
-
-    def _race(self, call: Callable[[], Any]) -> Any:
-        if not self.active:
-            return call()
-        self._set("running")
-        try:
-            with connection.execute_wrapper(self._watch_lock):
-                return call()
-        finally:
-            self._set("done")
-
-    def _watch_lock(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        me = threading.get_ident()
-        if "pg_advisory_xact_lock" not in sql or self._state.get(me) == "counted":
-            return execute(sql, params, many, context)
-        self._set("at lock")
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self._set("running")
-
-    def _wait_for_rivals(self) -> None:
-        if threading.get_ident() not in self._state:
-            return  # a count made outside the race (by the test itself) waits for no one
-        with self._changed:
-            self._state[threading.get_ident()] = "counted"
-            self._changed.notify_all()
-            lined_up = self._changed.wait_for(
-                lambda: len(self._state) == self._expected and all(s in LINED_UP for s in self._state.values()), 60
-            )
-        assert lined_up, f"the racers never lined up: {sorted(self._state.values())}"
 
 
 @pytest.fixture
