@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import threading
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.crypto import constant_time_compare
 
+from orchestration import clock
 from orchestration.clock import now_ms
 from orchestration.models import ApplicationKey, Role
 
@@ -138,11 +138,14 @@ def _cache_seconds() -> float:
 def key_state(key_id: str) -> KeyState | None:
     """The key's current state (None when it does not exist), at most the cache period old."""
     ttl = _cache_seconds()
-    now = time.monotonic()
+    # Baton's clock, so a test can let an entry expire; an entry whose expiry lies further
+    # ahead than one period (the wall clock was set back) counts as stale, or a revocation
+    # could go unseen for as long as the clock jumped.
+    now = clock.now_seconds()
     if ttl > 0:
         with _cache_lock:
             hit = _cache.get(key_id)
-        if hit is not None and hit[0] > now:
+        if hit is not None and now < hit[0] <= now + ttl:
             return hit[1]
     row = ApplicationKey.objects.filter(key_id=key_id).values("name", "role", "active", "secret_hash").first()
     state = (

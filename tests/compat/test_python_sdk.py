@@ -510,7 +510,9 @@ def test_pause_and_resume(metadata: MetadataClient, workflows: WorkflowClient, t
     assert workflows.get_workflow(workflow_id).status == "PAUSED"
     # A paused workflow takes its running task's result but schedules nothing after it.
     complete(tasks, task, {"step": "one"})
-    time.sleep(2)
+    # Decide now rather than wait for whatever would decide it: a decide that honoured no
+    # pause would schedule t2 here.
+    workflows.workflowResourceApi.decide(workflow_id)
     wf = workflows.get_workflow(workflow_id, include_tasks=True)
     assert wf.status == "PAUSED" and statuses(wf) == [("t1", "COMPLETED")]
     assert nothing_polled(tasks.poll_task(second, worker_id="compat-manual"))

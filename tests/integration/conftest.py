@@ -11,6 +11,8 @@ from orchestration import dispatch
 from orchestration.models import Task
 from orchestration.testing import Clock, install_clock
 
+from .seams import BrokerWaits
+
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
@@ -31,3 +33,11 @@ def drop_own_messages(redis_client: redis.Redis) -> Iterator[None]:
             if any(task_id in raw for task_id in ids):
                 redis_client.lrem(queue, 0, raw)
 
+
+
+@pytest.fixture
+def broker_waits(monkeypatch: pytest.MonkeyPatch) -> Iterator[BrokerWaits]:
+    """Where a long poll waits on the broker, watched (and held on request) by the test."""
+    waits = BrokerWaits(monkeypatch)
+    yield waits
+    waits.release()

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from typing import Any
 
 import kombu
 import pytest
 from django.db import connection
-from django.db.models import F
 from django.test import Client
 
 from orchestration import dispatch
-from orchestration.models import PollData, Task, TaskDef, TaskLog, Workflow, WorkflowDef
+from orchestration.models import PollData, TaskDef, TaskLog, Workflow, WorkflowDef
+from orchestration.testing import Clock
+
+from .seams import BrokerWaits, PollingTime
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -339,7 +340,9 @@ def test_poll_survives_lost_messages(client: Client, registered: tuple[str, str]
     assert task["workflowInstanceId"] == workflow_id
 
 
-def test_poll_works_with_the_broker_down(client: Client, registered: tuple[str, str], monkeypatch: Any) -> None:
+def test_poll_works_with_the_broker_down(
+    client: Client, registered: tuple[str, str], monkeypatch: Any, broker_waits: BrokerWaits
+) -> None:
     name, task_type = registered
 
     def refuse(*args: Any, **kwargs: Any) -> None:
@@ -349,12 +352,14 @@ def test_poll_works_with_the_broker_down(client: Client, registered: tuple[str, 
     workflow_id = start(client, name)  # its message cannot be published
     task = client.get(f"/api/tasks/poll/{task_type}").json()
     assert task["workflowInstanceId"] == workflow_id
-    began = time.monotonic()
+    polling_time = PollingTime(monkeypatch)
     assert client.get(f"/api/tasks/poll/batch/{task_type}?timeout=300").json() == []
-    assert 0.25 < time.monotonic() - began < 2.0  # the long poll still waits out its timeout
+    assert broker_waits.results == [None]  # it tried to wait on the broker, which was unreachable
+    # ... and then still waited out its timeout, rather than sending the worker straight back
+    assert polling_time.slept == pytest.approx([0.3])
 
 
-def test_in_progress_with_callback_is_requeued_until_due(client: Client, registered: tuple[str, str]) -> None:
+def test_in_progress_with_callback_is_requeued_until_due(client: Client, registered: tuple[str, str], clock: Clock) -> None:
     name, task_type = registered
     workflow_id = start(client, name)
     task = client.get(f"/api/tasks/poll/{task_type}?workerid=w1").json()
@@ -373,30 +378,31 @@ def test_in_progress_with_callback_is_requeued_until_due(client: Client, registe
     dispatch.publish_tasks([(task["taskId"], task_type, task_type)])
     assert client.get(f"/api/tasks/poll/{task_type}").status_code == 204
 
-    Task.objects.filter(pk=task["taskId"]).update(update_time=F("update_time") - 61_000)  # a minute passes
+    clock.advance(61)  # a minute passes
     again = client.get(f"/api/tasks/poll/{task_type}?workerid=w2").json()
     assert again["taskId"] == task["taskId"] and again["pollCount"] == 2 and again["workerId"] == "w2"
     assert again["startTime"] == task["startTime"]
 
 
-def test_long_poll_wakes_on_new_task(client: Client, registered: tuple[str, str]) -> None:
+def test_long_poll_wakes_on_new_task(client: Client, registered: tuple[str, str], broker_waits: BrokerWaits) -> None:
     name, task_type = registered
+    started: list[str] = []
 
-    def start_later() -> None:
-        time.sleep(0.3)
+    def start_once_the_poll_waits() -> None:
         try:
-            start(Client(), name)
+            assert broker_waits.waiting.wait(30)
+            started.append(start(Client(), name))
         finally:
             connection.close()
 
-    starter = threading.Thread(target=start_later)
-    began = time.monotonic()
+    starter = threading.Thread(target=start_once_the_poll_waits)
     starter.start()
     tasks = client.get(f"/api/tasks/poll/batch/{task_type}?timeout=4000").json()
-    elapsed = time.monotonic() - began
-    starter.join()
-    assert len(tasks) == 1
-    assert elapsed < 2.5, elapsed  # woken by the message, not by the timeout
+    starter.join(30)
+    assert [t["workflowInstanceId"] for t in tasks] == started
+    # Woken by the new task's message: had the wait run out its timeout ([]), the poll would
+    # still have found the task in the database afterwards.
+    assert broker_waits.results == [[tasks[0]["taskId"]]]
 
 
 def test_task_result_errors(client: Client, registered: tuple[str, str]) -> None:

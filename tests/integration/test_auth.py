@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 import stat
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +26,11 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from django.urls.exceptions import Resolver404
 
+from orchestration import clock as baton_clock
 from orchestration.models import ApplicationKey, Role
 from orchestration.security import keys, permissions, tokens
 from orchestration.security.middleware import NOT_FOUND_ROUTE
+from orchestration.testing import Clock, install_clock
 
 pytestmark = pytest.mark.django_db
 
@@ -330,7 +331,7 @@ def test_token_endpoint_refuses_bad_credentials_without_a_refresh_code(client: C
 def test_expired_and_forged_tokens_are_refused_with_the_refresh_codes(client: Client) -> None:
     new = keys.create_key("expiry", Role.READ_ONLY)
     fp = keys.fingerprint(new.key.secret_hash)
-    expired = tokens.issue(new.key.key_id, new.key.role, fp, now=time.time() - 7200)
+    expired = tokens.issue(new.key.key_id, new.key.role, fp, now=baton_clock.now_seconds() - 7200)
     response = client.get("/api/metadata/taskdefs", headers={"X-Authorization": expired})
     assert response.status_code == 401
     assert response.json()["error"] == tokens.EXPIRED_TOKEN
@@ -348,12 +349,16 @@ def test_expired_and_forged_tokens_are_refused_with_the_refresh_codes(client: Cl
     assert response.json()["error"] == tokens.INVALID_TOKEN
 
 
-def test_a_short_ttl_token_expires(client: Client, settings: Any) -> None:
+def test_a_short_ttl_token_expires(client: Client, settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     settings.BATON = {**settings.BATON, "AUTH_TOKEN_TTL_SECONDS": 1}
+    # Stopped on a whole second, so the token's last valid millisecond is known exactly.
+    clock = install_clock(monkeypatch, Clock(frozen_at=1_700_000_000_000))
     new = keys.create_key("ttl", Role.READ_ONLY)
     token = get_token(client, new.key.key_id, new.secret).json()["token"]
     assert client.get("/api/metadata/taskdefs", headers={"X-Authorization": token}).status_code == 200
-    time.sleep(1.1)
+    clock.advance(0.999)
+    assert client.get("/api/metadata/taskdefs", headers={"X-Authorization": token}).status_code == 200
+    clock.advance(0.001)
     response = client.get("/api/metadata/taskdefs", headers={"X-Authorization": token})
     assert response.status_code == 401 and response.json()["error"] == tokens.EXPIRED_TOKEN
 
@@ -374,7 +379,7 @@ def test_revoked_or_deleted_key_is_refused(client: Client) -> None:
     assert client.get("/api/metadata/taskdefs", headers={"X-Authorization": token}).status_code == 401
 
 
-def test_revocation_by_queryset_update_waits_for_the_cache(client: Client, settings: Any) -> None:
+def test_revocation_by_queryset_update_waits_for_the_cache(client: Client, settings: Any, clock: Clock) -> None:
     # update() sends no signal: another process's revocation looks like this one, and is seen
     # once the cache entry expires.
     settings.BATON = {**settings.BATON, "AUTH_KEY_CACHE_SECONDS": 60}
@@ -383,7 +388,20 @@ def test_revocation_by_queryset_update_waits_for_the_cache(client: Client, setti
     assert client.get("/api/metadata/taskdefs", headers={"X-Authorization": token}).status_code == 200
     ApplicationKey.objects.filter(pk=new.key.pk).update(active=False)
     assert client.get("/api/metadata/taskdefs", headers={"X-Authorization": token}).status_code == 200
-    keys.invalidate()  # what the cache expiry does
+    clock.advance(59)
+    assert client.get("/api/metadata/taskdefs", headers={"X-Authorization": token}).status_code == 200
+    clock.advance(1.5)
+    response = client.get("/api/metadata/taskdefs", headers={"X-Authorization": token})
+    assert response.status_code == 401 and response.json()["error"] == tokens.INVALID_TOKEN
+
+
+def test_a_clock_set_back_does_not_keep_a_revoked_key_cached(client: Client, settings: Any, clock: Clock) -> None:
+    settings.BATON = {**settings.BATON, "AUTH_KEY_CACHE_SECONDS": 60}
+    new = keys.create_key("clock back", Role.READ_ONLY)
+    token = get_token(client, new.key.key_id, new.secret).json()["token"]
+    assert client.get("/api/metadata/taskdefs", headers={"X-Authorization": token}).status_code == 200
+    ApplicationKey.objects.filter(pk=new.key.pk).update(active=False)
+    clock.advance(-3600)  # an hour back: the cached entry now "expires" an hour after its period
     assert client.get("/api/metadata/taskdefs", headers={"X-Authorization": token}).status_code == 401
 
 
@@ -564,7 +582,7 @@ def sdk_api_client(base_url: str, key_id: str, secret: str) -> Any:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sdk_gets_a_token_and_renews_it_when_it_expires(live_server: Any, settings: Any) -> None:
+def test_sdk_gets_a_token_and_renews_it_when_it_expires(live_server: Any, settings: Any, clock: Clock) -> None:
     pytest.importorskip("conductor.client.http.api_client")
     from conductor.client.http.api.metadata_resource_api import MetadataResourceApi
     from conductor.client.http.models.task_def import TaskDef
@@ -579,8 +597,9 @@ def test_sdk_gets_a_token_and_renews_it_when_it_expires(live_server: Any, settin
     assert "sdk_auth_task" in [t.name for t in metadata.get_task_defs()]
 
     # The server-side TTL passes long before the SDK's own 45-minute one: the next call gets a
-    # 401 EXPIRED_TOKEN, and the SDK fetches a new token and retries the call by itself.
-    time.sleep(2.2)
+    # 401 EXPIRED_TOKEN, and the SDK fetches a new token and retries the call by itself. The
+    # live server runs in this process, so it reads the clock the test moves.
+    clock.advance(2)
     assert "sdk_auth_task" in [t.name for t in metadata.get_task_defs()]
     assert client.configuration.AUTH_TOKEN not in (None, first)
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -28,6 +27,8 @@ from orchestration.services.definitions import task_defs_register, workflow_def_
 from orchestration.services.tasks import task_claim, task_update
 from orchestration.services.workflows import workflow_decide, workflow_start
 from orchestration.testing import Clock, finish_without_decide
+
+from .seams import ExecuteLooks
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("drop_own_messages")]
 
@@ -183,7 +184,7 @@ def test_rerun_of_unknown_workflow_is_404(client: Client) -> None:
 # --- pause / resume / decide ------------------------------------------------------------------------
 
 
-def test_pause_and_resume(client: Client) -> None:
+def test_pause_and_resume(client: Client, clock: Clock) -> None:
     """WorkflowAndTaskConfigurationSpec "Test pause and resume simple workflow"."""
     name, _ = linear()
     workflow_id = workflow_start(name=name, input={"p": 1})
@@ -197,7 +198,8 @@ def test_pause_and_resume(client: Client) -> None:
     assert_empty_ok(call(client, "put", f"/api/workflow/decide/{workflow_id}"))
     assert statuses(workflow_id) == [("t1", "COMPLETED")]
 
-    before = int(time.time() * 1000)
+    clock.advance(3600)  # so a stamp left from the start or the pause cannot pass for the resume's
+    before = clock()
     assert_empty_ok(call(client, "put", f"/api/workflow/{workflow_id}/resume"))
     resumed = workflow(workflow_id)
     assert resumed.status == "RUNNING" and resumed.last_retried_time >= before
@@ -302,7 +304,7 @@ def test_terminate_remove(client: Client) -> None:
 # --- restart ------------------------------------------------------------------------------------------------
 
 
-def test_restart_runs_a_failed_workflow_again_with_the_same_id(client: Client) -> None:
+def test_restart_runs_a_failed_workflow_again_with_the_same_id(client: Client, clock: Clock) -> None:
     """SimpleWorkflowSpec "restart without using the latest definition"."""
     name, _ = linear()
     workflow_id = workflow_start(name=name, input={"p": 1})
@@ -310,7 +312,7 @@ def test_restart_runs_a_failed_workflow_again_with_the_same_id(client: Client) -
                  f"Workflow: {name}.1/{workflow_id}.RUNNING is not in terminal state, unable to restart.")
     old = finish(workflow_id, "t1", "FAILED")
     created = workflow(workflow_id).create_time
-    time.sleep(0.002)
+    clock.advance(1)
 
     assert_no_content(call(client, "post", f"/api/workflow/{workflow_id}/restart"))
     restarted = workflow(workflow_id)
@@ -617,37 +619,48 @@ def test_bulk_limits(client: Client) -> None:
 # --- synchronous execute -------------------------------------------------------------------------------------------
 
 
-def _worker_thread(workflow_name: str, refs: list[str], delay: float = 0.2) -> threading.Thread:
-    """Completes the given tasks of the (only) workflow of ``workflow_name`` once they exist."""
+@pytest.fixture
+def execute_looks(monkeypatch: pytest.MonkeyPatch) -> Iterator[ExecuteLooks]:
+    looks = ExecuteLooks(monkeypatch)
+    yield looks
+    looks.close()
+
+
+def _worker_thread(looks: ExecuteLooks, refs: list[str]) -> tuple[threading.Thread, list[str]]:
+    """Completes the given tasks of the executed workflow one by one, each only after the execute
+    has looked at the workflow since the previous step (so it is waiting, not yet answered).
+    Returns the thread and the refs it completed."""
+    done: list[str] = []
 
     def work() -> None:
         try:
+            seen = 0
             for ref in refs:
-                for _ in range(200):
-                    time.sleep(delay / 10)
-                    wf = Workflow.objects.filter(name=workflow_name).values_list("id", flat=True).first()
-                    task = task_of(wf, ref) if wf else None
-                    if task is not None and task.status == "SCHEDULED":
-                        finish(wf, ref, output={"ref": ref})
-                        break
+                if not looks.wait_beyond(seen):
+                    return
+                wf = looks.workflow_id
+                assert wf is not None and task_of(wf, ref).status == "SCHEDULED"
+                finish(wf, ref, output={"ref": ref})
+                done.append(ref)
+                seen = looks.count
         finally:
             close_old_connections()
             connection.close()
 
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
-    return thread
+    return thread, done
 
 
-def test_execute_waits_for_the_workflow_to_complete(client: Client) -> None:
+def test_execute_waits_for_the_workflow_to_complete(client: Client, execute_looks: ExecuteLooks) -> None:
     name, _ = linear()
-    worker = _worker_thread(name, ["t1", "t2"])
-    started = time.monotonic()
+    worker, done = _worker_thread(execute_looks, ["t1", "t2"])
     response = call(client, "post", f"/api/workflow/execute/{name}/1?requestId=r1&waitForSeconds=20", {"input": {"p": 1}})
+    execute_looks.close()
     worker.join(30)
+    assert done == ["t1", "t2"]  # both completed while the request waited
     assert response.status_code == 200, response.content
     body = response.json()
-    assert time.monotonic() - started < 20
     assert body["status"] == body["targetWorkflowStatus"] == "COMPLETED"
     assert (body["responseType"], body["requestId"], body["signalTimeout"]) == ("TARGET_WORKFLOW", "r1", False)
     assert body["workflowId"] == body["targetWorkflowId"]
@@ -655,18 +668,21 @@ def test_execute_waits_for_the_workflow_to_complete(client: Client) -> None:
     assert body["input"] == {"p": 1} and body["output"] == {"o1": None}
 
 
-def test_execute_returns_at_a_wanted_task_or_at_the_deadline(client: Client) -> None:
+def test_execute_returns_at_a_wanted_task_or_at_the_deadline(client: Client, execute_looks: ExecuteLooks) -> None:
     name, _ = linear()
-    worker = _worker_thread(name, ["t1"])
+    worker, done = _worker_thread(execute_looks, ["t1"])
     response = call(client, "post", f"/api/workflow/execute/{name}/0?waitUntilTaskRef=t1&returnStrategy=BLOCKING_TASK", {})
     worker.join(30)
+    assert done == ["t1"]
     body = response.json()
     assert (body["referenceTaskName"], body["status"], body["targetWorkflowStatus"]) == ("t1", "COMPLETED", "RUNNING")
     assert body["output"] == {"ref": "t1"} and body["responseType"] == "BLOCKING_TASK"
 
-    started = time.monotonic()
+    # Nobody works this one: the request keeps looking until its (short) deadline, then answers
+    # the current state with signalTimeout.
+    looked = execute_looks.count
     timed_out = call(client, "post", f"/api/workflow/execute/{name}/1?waitForSeconds=1", {}).json()
-    assert 0.9 < time.monotonic() - started < 5
+    assert execute_looks.count - looked > 1  # it waited for the deadline rather than answering at once
     assert timed_out["signalTimeout"] is True and timed_out["status"] == "RUNNING"
     assert_error(call(client, "post", f"/api/workflow/execute/{name}/1?returnStrategy=NOPE", {}), 400, "returnStrategy")
     assert_error(call(client, "post", f"/api/workflow/execute/{unique('nope')}/1", {}), 404, "No such workflow defined")

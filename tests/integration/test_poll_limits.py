@@ -7,7 +7,6 @@ overlap, and a per-TaskDef advisory lock orders the count-then-claim of each."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +24,8 @@ from orchestration.services.sweeper import sweep
 from orchestration.services.tasks import task_claim, task_update
 from orchestration.services.workflows import workflow_start
 from orchestration.testing import Clock, count_queries
+
+from .seams import LinedUpCounts
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -201,48 +202,37 @@ EXTRA = 5
 
 
 @pytest.fixture
-def slow_counts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Widen the race: each claimer pauses between counting and claiming, so that without the
-    per-TaskDef lock every racing claimer would count the same free slots (on PostgreSQL; on
-    SQLite the transactions serialize anyway)."""
-    for name in ("_in_progress", "_handouts"):
-        real = getattr(limits, name)
-
-        def slow(*args: Any, _real: Callable[..., Any] = real) -> Any:
-            counted = _real(*args)
-            time.sleep(0.1)
-            return counted
-
-        monkeypatch.setattr(limits, name, slow)
+def lined_up(monkeypatch: pytest.MonkeyPatch) -> LinedUpCounts:
+    return LinedUpCounts(monkeypatch)
 
 
-def test_race_rate_limit_concurrent_polls(slow_counts: None) -> None:
+def test_race_rate_limit_concurrent_polls(lined_up: LinedUpCounts) -> None:
     name, task_type = limited_workflow(rateLimitPerFrequency=LIMIT, rateLimitFrequencyInSeconds=60)
     start_many(name, LIMIT + EXTRA)
     calls = [
         (lambda i=i: task_poll(task_type=task_type, worker_id=f"w{i}", domain=None, count=1, timeout_ms=0))
         for i in range(LIMIT + EXTRA)
     ]
-    handed = [task for polled in run_at_once(calls) for task in polled]
+    handed = [task for polled in run_at_once(lined_up.racers(calls)) for task in polled]
     assert len(handed) == LIMIT, handed
     assert len({t["id"] for t in handed}) == LIMIT
     assert in_progress(task_type) == LIMIT
     assert Task.objects.filter(task_type=task_type, status="SCHEDULED").count() == EXTRA
 
 
-def test_race_concurrency_limit_concurrent_polls(slow_counts: None) -> None:
+def test_race_concurrency_limit_concurrent_polls(lined_up: LinedUpCounts) -> None:
     name, task_type = limited_workflow(concurrentExecLimit=LIMIT)
     start_many(name, LIMIT + EXTRA)
     calls = [
         (lambda i=i: task_poll(task_type=task_type, worker_id=f"w{i}", domain=None, count=2, timeout_ms=0))
         for i in range(LIMIT + EXTRA)
     ]
-    handed = [task for polled in run_at_once(calls) for task in polled]
+    handed = [task for polled in run_at_once(lined_up.racers(calls)) for task in polled]
     assert len(handed) == LIMIT
     assert in_progress(task_type) == LIMIT
 
 
-def test_race_concurrency_limit_rest_polls_and_celery_claims(slow_counts: None) -> None:
+def test_race_concurrency_limit_rest_polls_and_celery_claims(lined_up: LinedUpCounts) -> None:
     name, task_type = limited_workflow(concurrentExecLimit=LIMIT)
     ids = [task_of(w).pk for w in start_many(name, 2 * (LIMIT + EXTRA))]
     polls = [
@@ -250,7 +240,7 @@ def test_race_concurrency_limit_rest_polls_and_celery_claims(slow_counts: None) 
         for i in range(LIMIT + EXTRA)
     ]
     claims = [(lambda t=t: task_claim(task_id=t, worker_id="celery")) for t in ids[-(LIMIT + EXTRA):]]
-    results = run_at_once(polls + claims)
+    results = run_at_once(lined_up.racers(polls + claims))
     handed = [t for r in results[: len(polls)] for t in r] + [r for r in results[len(polls):] if r is not None]
     assert len(handed) == LIMIT, handed
     assert in_progress(task_type) == LIMIT

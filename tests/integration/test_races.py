@@ -10,7 +10,6 @@ locks is marked ``postgres_only`` and skipped on SQLite.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -278,19 +277,32 @@ def test_race_duplicate_broker_message_runs_function_once() -> None:
     task_id = the_task(workflow_id, "only").id
     calls: list[dict[str, Any]] = []
     lock = threading.Lock()
+    duplicate_returned = threading.Event()
+    waited: list[bool] = []
 
     def work(task_input: dict[str, Any]) -> dict[str, Any]:
         with lock:
             calls.append(task_input)
-        time.sleep(0.2)  # keep the first claim's work in flight while the duplicate arrives
+            first = len(calls) == 1
+        if first:
+            # Keep the first claim's work in flight until the other delivery has been handled
+            # (a second call here already fails the test, so it does not wait).
+            waited.append(duplicate_returned.wait(30))
         return {"ok": True}
 
-    results = run_at_once([lambda: execute(task_id, work, wants_context=False) for _ in range(2)])
+    def deliver() -> Any:
+        try:
+            return execute(task_id, work, wants_context=False)
+        finally:
+            duplicate_returned.set()  # seen by the work of the other delivery, never by its own
+
+    results = run_at_once([deliver, deliver])
     no_errors(results)
     run_pending_decides()
 
     assert sorted(results, key=str) == ["COMPLETED", None]
     assert calls == [{"x": 1}]
+    assert waited == [True]  # the duplicate was turned away while the work was in flight
     task = Task.objects.get(pk=task_id)
     assert task.status == "COMPLETED" and task.poll_count == 1
     assert History.objects.filter(task_id=task_id, to_status="IN_PROGRESS").count() == 1

@@ -199,7 +199,7 @@ def test_in_progress_task_past_response_timeout_is_timed_out_and_retried(broker:
 # --- (iv) a result that was never decided -----------------------------------------------------------
 
 
-def test_terminal_task_never_decided_is_decided_by_sweep(broker: Broker) -> None:
+def test_terminal_task_never_decided_is_decided_by_sweep(broker: Broker, clock: Clock) -> None:
     task_type = broker.task_type("sweep_orphan")
     workflow_id = workflow_start(name=register(task_type), input={})
     task = the_task(workflow_id, "step1")
@@ -212,7 +212,7 @@ def test_terminal_task_never_decided_is_decided_by_sweep(broker: Broker) -> None
     assert sweep().decided == 0
     assert not Task.objects.filter(workflow_id=workflow_id, ref="step2").exists()
 
-    Task.objects.filter(pk=task.id).update(update_time=task.update_time - UNPROCESSED_GRACE_MS - 5000)
+    clock.advance(UNPROCESSED_GRACE_MS / 1000 + 5)
     report = sweep()
     assert report.decided == 1
     task.refresh_from_db()
