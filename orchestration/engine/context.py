@@ -188,14 +188,6 @@ class DecideContext:
                 task.timeout_at = timeouts.task_deadline(task=task, task_def=task_def, async_complete=node.async_complete)
         return task
 
-    def create_tasks(self, node: WorkflowTaskNode, *, iteration: int) -> list[TaskState]:
-        """The task(s) scheduling ``node`` makes, via its operator (composite operators such
-        as FORK call this for the first node of each branch)."""
-        from orchestration.engine.operators import operator_for
-
-        ref = node.ref if iteration == 0 else f"{node.ref}{LOOP_SEPARATOR}{iteration}"
-        return operator_for(node.type).create(self, node, ref=ref, iteration=iteration)
-
     def latest(self, ref: str) -> TaskState | None:
         """The newest attempt of ``ref`` (highest seq), or None."""
         found = None
