@@ -23,8 +23,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from orchestration.definitions.expressions import compile_path, iter_expressions
 from orchestration.definitions.task_rules import TaskDefLookup, java_str, type_rule_errors
-from orchestration.engine.expressions import compile_path, iter_expressions
 
 VALIDATION_FAILED_MESSAGE = "Validation failed, check below errors for detail."
 
