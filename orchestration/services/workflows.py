@@ -19,13 +19,15 @@ from orchestration.engine.decider import decide
 from orchestration.engine.state import WorkflowState
 from orchestration.models import DecideRequest, PollData
 from orchestration.services import frozen, store
+from orchestration.services.definitions import registered_task_def
 from orchestration.services.errors import BadRequest
+from orchestration.services.follow_ups import run_follow_ups
 
 log = logging.getLogger(__name__)
 _rng = random.SystemRandom()
 
 
-def _active_domains(task_type: str) -> frozenset[str]:
+def active_domains(task_type: str) -> frozenset[str]:
     """Domains with a worker that polled ``task_type`` in the last 10 s (reference §4.8)."""
     since = now_ms() - 10_000
     rows = PollData.objects.filter(task_type=task_type, last_poll_time__gte=since).values_list("domain", flat=True)
@@ -36,7 +38,7 @@ def redispatch_grace_ms() -> int:
     return int(settings.BATON["REDISPATCH_AFTER_SECONDS"]) * 1000
 
 
-def _frozen_definition(definition: dict[str, Any]) -> tuple[str, WorkflowDefinition]:
+def frozen_definition(definition: dict[str, Any]) -> tuple[str, WorkflowDefinition]:
     """Freeze ``definition`` and store its snapshot (for runs moved to a new definition)."""
     result = frozen.freeze(definition)
     frozen.store_snapshot(result, now_ms())
@@ -67,8 +69,6 @@ def workflow_start(
     if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 99:
         raise BadRequest("priority: Priority must be between 0 and 99")
     if workflow_def is not None:
-        from orchestration.services.definitions import registered_task_def
-
         errors = validate_workflow_def(workflow_def, path="workflowDef", task_def_lookup=registered_task_def)
         if errors:
             raise DefinitionError(errors)
@@ -100,11 +100,11 @@ def workflow_start(
             update_time=now,
             is_new=True,
         )
-        _decide_and_save(wf, now=now, actor=actor, snapshot=(run_def.key, run_def.data_text))
+        decide_and_save(wf, now=now, actor=actor, snapshot=(run_def.key, run_def.data_text))
     return wf.workflow_id
 
 
-def _decide_and_save(
+def decide_and_save(
     wf: WorkflowState,
     *,
     now: int,
@@ -112,7 +112,7 @@ def _decide_and_save(
     snapshot: tuple[str, str] | None = None,
     executed_in_db: frozenset[str] = frozenset(),
 ) -> None:
-    ctx = DecideContext(workflow=wf, now=now, rng=_rng, active_domains=_active_domains)
+    ctx = DecideContext(workflow=wf, now=now, rng=_rng, active_domains=active_domains)
     decision = decide(ctx)
     grace = redispatch_grace_ms()
     for task in decision.to_dispatch:
@@ -125,10 +125,7 @@ def _decide_and_save(
         messages = [(t.task_id, t.queue_name, t.task_type) for t in decision.to_dispatch]
         transaction.on_commit(lambda: dispatch.publish_tasks(messages))
     if decision.follow_ups:
-        # Imported here: services.control builds on this module (it starts and decides workflows).
-        from orchestration.services.control import run_follow_ups
-
-        run_follow_ups(wf, decision.follow_ups, actor=actor)
+        run_follow_ups(wf, decision.follow_ups, actor=actor, start_workflow=workflow_start)
 
 
 def _lock_busy(error: DatabaseError) -> bool:
@@ -152,7 +149,7 @@ def workflow_decide(*, workflow_id: str, actor: str = "decider", wait: bool = Tr
                     return False
                 if wf.terminal and wf.status == "COMPLETED":
                     return True
-                _decide_and_save(wf, now=now_ms(), actor=actor)
+                decide_and_save(wf, now=now_ms(), actor=actor)
                 return True
         except store.TaskChangedConcurrently:
             continue  # rolled back: decide again on the rows as they are now
@@ -194,7 +191,7 @@ def workflow_finish_and_decide(
                     return None
                 if not (wf.terminal and wf.status == "COMPLETED"):
                     store.unmark_executed(wf, premarked)
-                    _decide_and_save(wf, now=now_ms(), actor=actor, executed_in_db=premarked)
+                    decide_and_save(wf, now=now_ms(), actor=actor, executed_in_db=premarked)
                 return applied
         except store.TaskChangedConcurrently:
             continue  # rolled back, the result included: apply and decide again
