@@ -26,7 +26,7 @@ from orchestration.engine import timeouts as engine_timeouts
 from orchestration.engine.context import DecideContext
 from orchestration.engine.control import ControlRefused, Refusal
 from orchestration.engine.state import TaskState, WorkflowState
-from orchestration.models import DecideRequest, History, Task, TaskLog, Workflow, WorkflowDef
+from orchestration.models import TASK_FIELDS, DecideRequest, History, Task, TaskLog, Workflow, WorkflowDef
 from orchestration.services import store
 from orchestration.services.errors import BadRequest, Conflict, NotFound, ServiceError
 from orchestration.services.workflows import (
@@ -316,7 +316,7 @@ def workflow_retry(*, workflow_id: str, resume_subworkflow_tasks: bool = False, 
 
 def _first_unsuccessful(wf: WorkflowState) -> TaskState | None:
     rows = Task.objects.filter(workflow_id=wf.workflow_id).exclude(status__in=("SCHEDULED", "IN_PROGRESS"))
-    for row in rows.order_by("seq").values("id", *store.TASK_FIELDS):
+    for row in rows.order_by("seq").values("id", *TASK_FIELDS):
         task = store.task_from_row(row)
         if task.status in ("FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED"):
             return task
@@ -385,7 +385,7 @@ def _rerun_locked(
         note = "rerun"
     else:
         # Any attempt may be named, superseded ones included: load those too.
-        retried = Task.objects.filter(workflow_id=wf.workflow_id, retried=True).values("id", *store.TASK_FIELDS)
+        retried = Task.objects.filter(workflow_id=wf.workflow_id, retried=True).values("id", *TASK_FIELDS)
         wf.tasks = sorted([*wf.tasks, *(store.task_from_row(r) for r in retried)], key=lambda t: t.seq)
         target = next((t for t in wf.tasks if t.task_id == task_id), None)
         if target is None:

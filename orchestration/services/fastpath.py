@@ -16,9 +16,9 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
-from orchestration.models import History, Task, Workflow
+from orchestration.models import CLAIM_COLUMNS, History, Task, Workflow
 from orchestration.services.batch import run_batch
-from orchestration.services.store import CLAIM_COLUMNS, TASK_FIELDS, claim_sql, decode_task_row
+from orchestration.services.store import claim_sql, decode_task_row
 
 
 def available() -> bool:
@@ -145,4 +145,4 @@ def finish(**kwargs: Any) -> tuple[Any, ...] | None:
     return tuple(rows[0]) if rows else None
 
 
-__all__ = ["TASK_FIELDS", "available", "claim", "finish", "finish_statement"]
+__all__ = ["available", "claim", "finish", "finish_statement"]

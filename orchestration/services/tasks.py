@@ -17,7 +17,7 @@ from orchestration.definitions.model import MAX_SECONDS, TaskDefinition
 from orchestration.engine import timeouts
 from orchestration.engine.context import base_ref
 from orchestration.engine.operators import Kind, operator_for
-from orchestration.models import History, PollData, Task, TaskLog, Workflow
+from orchestration.models import TASK_FIELDS, History, PollData, Task, TaskLog, Workflow
 from orchestration.services import fastpath, limits, store
 from orchestration.services.errors import BadRequest, NotFound
 from orchestration.services.workflows import (
@@ -190,7 +190,7 @@ def _update_open(
     now: int,
 ) -> UpdateResult:
     """IN_PROGRESS updates and lease extensions: the task stays open."""
-    rows = list(Task.objects.select_for_update().filter(pk=task_id).values("id", "workflow_id", *store.TASK_FIELDS))
+    rows = list(Task.objects.select_for_update().filter(pk=task_id).values("id", "workflow_id", *TASK_FIELDS))
     if not rows or (workflow_id and rows[0]["workflow_id"] != workflow_id):
         raise NotFound(f"No such task found by id: {task_id}")
     row = rows[0]
@@ -244,7 +244,7 @@ def _check_status(status: str) -> None:
 
 
 def _open_tasks(workflow_id: str) -> list[dict[str, Any]]:
-    rows = Task.objects.filter(workflow_id=workflow_id, status__in=OPEN).values("id", "workflow_id", *store.TASK_FIELDS)
+    rows = Task.objects.filter(workflow_id=workflow_id, status__in=OPEN).values("id", "workflow_id", *TASK_FIELDS)
     return sorted(rows, key=lambda r: r["seq"])
 
 

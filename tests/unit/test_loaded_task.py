@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from orchestration.engine.state import LoadedTask, RawJSON, TaskState
-from orchestration.services.store import TASK_FIELDS, task_from_row
+from orchestration.models import TASK_FIELDS
+from orchestration.services.store import task_from_row
 
 
 def _row(**overrides: object) -> dict[str, object]:
