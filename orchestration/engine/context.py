@@ -90,6 +90,11 @@ class DecideContext:
     def __post_init__(self) -> None:
         self._next_seq = max((t.seq for t in self.workflow.tasks), default=0)
 
+    def next_seq(self) -> int:
+        """The ``seq`` of the next task made in this decision: the context numbers every task."""
+        self._next_seq += 1
+        return self._next_seq
+
     # -- definitions -----------------------------------------------------------------------
     def node_for(self, task: TaskState) -> WorkflowTaskNode | None:
         return self.workflow.definition.by_ref.get(base_ref(task.ref))
@@ -155,7 +160,7 @@ class DecideContext:
         task_type = node.task_type
         domain = self.domain_for(task_type) if node.is_worker_task else None
         queue = f"{domain}:{task_type}" if domain else task_type
-        self._next_seq += 1
+        seq = self.next_seq()
         start_delay = delay_seconds if retry_of is not None else node.start_delay
         task = TaskState(
             task_id=task_id,
@@ -163,7 +168,7 @@ class DecideContext:
             task_type=task_type,
             task_def_name=node.name or task_type,
             status=status,
-            seq=self._next_seq,
+            seq=seq,
             retry_count=retry_of.retry_count + 1 if retry_of else 0,
             iteration=iteration,
             input=self.task_input(node, task_id),
