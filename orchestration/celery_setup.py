@@ -23,8 +23,8 @@ def configure(app: Celery) -> None:
     import_worker_modules()
     # Fresh objects for the consumer side: Celery fills in a default exchange on the queues it
     # is given, and the cached publish-side declarations must keep the empty one.
-    workers = [dispatch.broker_queue(q) for q in worker_registry.registered_queues()]
-    names = [dispatch.DECIDE_QUEUE, dispatch.SYSTEM_QUEUE, *workers]
+    worker_queues = [dispatch.broker_queue(q) for q in worker_registry.registered_queues()]
+    names = [dispatch.DECIDE_QUEUE, dispatch.SYSTEM_QUEUE, *worker_queues]
     queues = [dispatch.queue_decl.__wrapped__(name) for name in names]
     interval = float(settings.BATON["SWEEP_INTERVAL_SECONDS"])
     app.conf.update(
