@@ -28,8 +28,10 @@ test: venv
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5)" >&2; fi; \
 	exit $$rc
 
+# ruff, then the import rules of pyproject.toml's [tool.importlinter] (which way imports may run).
 lint: venv
 	$(VPY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 # Baton against raw Celery (ARGS go to this one), then REST workers against Celery-native ones.
 bench: venv
@@ -38,5 +40,5 @@ bench: venv
 
 # Removes the virtualenv and the local state in .baton/ (SQLite database, broker socket, logs).
 clean:
-	rm -rf $(VENV) .baton .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .baton .pytest_cache .ruff_cache .import_linter_cache build *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -7,6 +7,8 @@ import os
 
 from celery import Celery
 
+from orchestration.celery_setup import configure
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "conductor_project.settings")
 
 app = Celery("conductor_project")
@@ -31,8 +33,6 @@ app.autodiscover_tasks(["orchestration"])
 
 @app.on_after_finalize.connect
 def _configure_baton(sender: Celery, **_: object) -> None:
-    from orchestration.celery_setup import configure
-
     try:
         configure(sender)
     except Exception as error:

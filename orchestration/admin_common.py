@@ -1,8 +1,5 @@
 """Building blocks shared by Baton's admin pages: time and JSON rendering, status colours,
 list filters, and the read-only / deferred-columns mixins.
-
-Nothing here imports ``orchestration.services``: the admin must load (and stay usable as a
-window into the database) even while the engine behind the services cannot be imported.
 """
 
 from __future__ import annotations

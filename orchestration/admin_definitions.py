@@ -31,6 +31,14 @@ from orchestration.admin_common import (
     truncate,
 )
 from orchestration.models import TaskDef, Workflow, WorkflowDef
+from orchestration.services.definitions import (
+    task_def_delete,
+    task_def_update,
+    task_defs_register,
+    workflow_def_delete,
+    workflow_def_register,
+)
+from orchestration.services.errors import DefinitionError, NotFound, ServiceError
 
 TEXTAREA_ATTRS = {"rows": 30, "cols": 110, "spellcheck": "false", "style": "font-family:monospace;font-size:12px"}
 
@@ -117,9 +125,6 @@ class DefinitionForm(forms.ModelForm):
         if problem:
             self.add_error("definition", problem)
             return cleaned
-        # Imported here, not at module level: see orchestration.admin_common's docstring.
-        from orchestration.services.errors import DefinitionError, ServiceError
-
         try:
             self.stored_lookup = self.submit(data)
         except DefinitionError as exc:
@@ -159,8 +164,6 @@ class TaskDefForm(DefinitionForm):
         return None
 
     def submit(self, data: dict[str, Any]) -> dict[str, Any]:
-        from orchestration.services.definitions import task_def_update, task_defs_register
-
         if self.instance.pk is None:
             task_defs_register(defs=[data], actor=self.actor)
         else:
@@ -187,8 +190,6 @@ class WorkflowDefForm(DefinitionForm):
         return None
 
     def submit(self, data: dict[str, Any]) -> dict[str, Any]:
-        from orchestration.services.definitions import workflow_def_register
-
         stored = workflow_def_register(data=data, overwrite=self.instance.pk is not None, actor=self.actor)
         return {"name": stored["name"], "version": stored["version"]}
 
@@ -263,8 +264,6 @@ class DefinitionAdmin(DeferredListMixin, admin.ModelAdmin):
         obj._state.db = stored._state.db
 
     def delete_model(self, request: HttpRequest, obj: Model) -> None:
-        from orchestration.services.errors import NotFound
-
         # Deleted meanwhile: that is the outcome the user asked for.
         with contextlib.suppress(NotFound):
             self.delete_definition(obj)
@@ -303,8 +302,6 @@ class TaskDefAdmin(DefinitionAdmin):
     info_fields = ("name", "created_text", "updated_text", "created_by", "updated_by")
 
     def delete_definition(self, obj: Any) -> None:
-        from orchestration.services.definitions import task_def_delete
-
         task_def_delete(obj.name)
 
 
@@ -345,8 +342,6 @@ class WorkflowDefAdmin(DefinitionAdmin):
         return format_html('<a href="{}">workflows of {} v{}</a>', url, obj.name, obj.version)
 
     def delete_definition(self, obj: Any) -> None:
-        from orchestration.services.definitions import workflow_def_delete
-
         workflow_def_delete(obj.name, obj.version)
 
 

@@ -52,6 +52,7 @@ from orchestration.models import (
     WorkflowDef,
     WorkflowStatus,
 )
+from orchestration.services.workflows import workflow_decide
 
 log = logging.getLogger(__name__)
 
@@ -264,8 +265,6 @@ class WorkflowAdmin(ReadOnlyAdminMixin, ExactSearchMixin, DeferredListMixin, adm
         self.decide(request, list(queryset.values_list("pk", flat=True)))
 
     def decide(self, request: HttpRequest, workflow_ids: list[str]) -> None:
-        from orchestration.services.workflows import workflow_decide  # see admin_common's docstring
-
         actor = f"admin:{request.user.get_username()}"
         decided = queued = 0
         failed: list[str] = []

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from orchestration import dispatch
+from orchestration import dispatch, worker_registry
 
 
 def import_worker_modules() -> None:
@@ -20,12 +20,11 @@ def import_worker_modules() -> None:
 
 
 def configure(app: Celery) -> None:
-    from workers.runtime import registered_queues
-
     import_worker_modules()
     # Fresh objects for the consumer side: Celery fills in a default exchange on the queues it
     # is given, and the cached publish-side declarations must keep the empty one.
-    names = [dispatch.DECIDE_QUEUE, dispatch.SYSTEM_QUEUE] + [dispatch.broker_queue(q) for q in registered_queues()]
+    worker_queues = [dispatch.broker_queue(q) for q in worker_registry.registered_queues()]
+    names = [dispatch.DECIDE_QUEUE, dispatch.SYSTEM_QUEUE, *worker_queues]
     queues = [dispatch.queue_decl.__wrapped__(name) for name in names]
     interval = float(settings.BATON["SWEEP_INTERVAL_SECONDS"])
     app.conf.update(
@@ -46,7 +45,7 @@ def configure(app: Celery) -> None:
 
 
 @task_prerun.connect
-def _fresh_enough_connections(**_: object) -> None:
+def fresh_enough_connections(**_: object) -> None:
     """Connections live across tasks (CELERY_DB_REUSE_MAX): drop any that are past
     CONN_MAX_AGE or fail the health check, as Django does at the start of each request.
 

@@ -196,6 +196,26 @@ class Task(models.Model):
         return f"{self.ref} ({self.task_type}) {self.status}"
 
 
+# The columns the services read and write a task's engine state from, in TaskState's vocabulary
+# (TaskState.task_id <-> Task.id); listed here, beside the model, so a new column is added to both.
+TASK_FIELDS: tuple[str, ...] = (
+    "ref", "task_type", "task_def_name", "status", "seq", "retry_count", "retried", "executed", "iteration",
+    "input", "output", "reason_for_incompletion", "worker_id", "domain", "queue_name", "poll_count",
+    "callback_after_seconds", "start_delay_seconds", "response_timeout_seconds", "timeout_seconds",
+    "retried_task_id", "workflow_priority", "extra", "scheduled_time", "first_scheduled_time", "start_time",
+    "end_time", "update_time", "dispatch_at", "timeout_at", "claim_deadline_at", "claim_lease_ms",
+)
+# The columns a claim returns, in order.
+CLAIM_COLUMNS: tuple[str, ...] = ("id", "workflow_id", *TASK_FIELDS)
+# The same for a workflow (WorkflowState), besides its id and snapshot.
+WORKFLOW_FIELDS: tuple[str, ...] = (
+    "name", "version", "status", "correlation_id", "priority", "input", "output", "variables", "task_to_domain",
+    "reason_for_incompletion", "failed_reference_task_names", "failed_task_names", "parent_workflow_id",
+    "parent_workflow_task_id", "extra", "create_time", "update_time", "end_time", "last_retried_time",
+    "next_check_at",
+)
+
+
 class TaskLog(models.Model):
     task_id = models.CharField(max_length=36, db_index=True)
     log = models.TextField()

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery import shared_task
 from django.db import InterfaceError, OperationalError, connection
 
-from conductor_project.celery import app as celery_app
-from orchestration.conductor.queues import queue_name
+from orchestration import worker_registry
 from orchestration.dispatch import worker_task_name
 from orchestration.services.tasks import task_claim, task_update
 
@@ -56,26 +56,9 @@ class TaskContext:
         self.logs.append(str(line))
 
 
-@dataclass(frozen=True, slots=True)
-class Registration:
-    task_type: str
-    function: Callable[..., Any]
-    domain: str | None
-
-
-_REGISTRY: dict[str, Registration] = {}
-
-
-def _worker_id() -> str:
+def current_worker_id() -> str:
+    """How this process signs the tasks it claims: host and pid."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def registered_queues() -> list[str]:
-    return [queue_name(r.task_type, r.domain) for r in _REGISTRY.values()]
-
-
-def registrations() -> dict[str, Registration]:
-    return dict(_REGISTRY)
 
 
 def worker_task(task_type: str, *, domain: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -96,8 +79,10 @@ def worker_task(task_type: str, *, domain: str | None = None) -> Callable[[Calla
 
         run.__name__ = f"run_{task_type}"
         run.__qualname__ = run.__name__
-        celery_app.task(name=worker_task_name(task_type), ignore_result=True)(run)
-        _REGISTRY[task_type] = Registration(task_type, function, domain)
+        # shared_task: registered with the Celery app when it is (or was) finalized, so this
+        # module does not import the app, whose configuration imports the worker modules.
+        shared_task(name=worker_task_name(task_type), ignore_result=True)(run)
+        worker_registry.register(worker_registry.Registration(task_type, function, domain))
         return function
 
     return register
@@ -105,7 +90,7 @@ def worker_task(task_type: str, *, domain: str | None = None) -> Callable[[Calla
 
 def execute(task_id: str, function: Callable[..., Any], *, wants_context: bool) -> str | None:
     """Claim, run and report one task; returns the status reported (None if not claimed)."""
-    worker_id = _worker_id()
+    worker_id = current_worker_id()
     try:
         claimed = task_claim(task_id=task_id, worker_id=worker_id)
     except (OperationalError, InterfaceError):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -24,23 +23,13 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from orchestration.conductor.java_text import java_string
+from orchestration.error_body import error_body, instance_id
 from orchestration.services.errors import DefinitionError, ServiceError
 
 log = logging.getLogger(__name__)
 
 # Paths that belong to the Conductor API: unknown ones answer JSON, never an HTML page.
 API_PREFIXES = ("/api/", "/health")
-
-
-def instance_id() -> str:
-    return str(settings.BATON.get("INSTANCE_ID") or "baton")
-
-
-def error_body(status: int, message: str | None, *, retryable: bool = False) -> dict[str, Any]:
-    body: dict[str, Any] = {"status": status, "instance": instance_id(), "retryable": retryable}
-    if message is not None:  # Jackson omits a null message
-        body["message"] = message
-    return body
 
 
 def _validation_body(exc: DefinitionError) -> dict[str, Any]:

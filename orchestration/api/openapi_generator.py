@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 from orchestration.api import openapi as registry
 from orchestration.api import openapi_models as m
 from orchestration.api.openapi import JSON, TEXT, Op, Param, Reply, Route
+from orchestration.services.metadata_extra import server_version
 
 SECURITY_SCHEME = "X-Authorization"
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -305,10 +306,6 @@ def generic_operation(name: str, path: str, method: str) -> dict[str, Any]:
     return operation
 
 
-def _version() -> str:
-    from orchestration.services.metadata_extra import server_version
-
-    return server_version()
 
 
 def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
@@ -325,7 +322,7 @@ def postprocess(result: dict[str, Any], generator: Any, request: Any, public: bo
     result["security"] = [{SECURITY_SCHEME: []}]
     used = {tag for item in result.get("paths", {}).values() for op in item.values() for tag in op.get("tags", ())}
     result["tags"] = [{"name": t, "description": d} for t, d in registry.TAGS.items() if t in used]
-    result["info"]["version"] = _version()
+    result["info"]["version"] = server_version()
     seen: dict[str, int] = {}
     for item in result.get("paths", {}).values():
         for op in item.values():

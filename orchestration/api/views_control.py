@@ -22,8 +22,8 @@ from rest_framework.response import Response
 from orchestration.api import wire
 from orchestration.api.renderers import ConductorView, empty, no_content, text
 from orchestration.definitions.validation import FieldError, validate_start_request
-from orchestration.models import Task, Workflow
-from orchestration.services import control, execute, store
+from orchestration.models import TASK_FIELDS, Task, Workflow
+from orchestration.services import control, execute
 from orchestration.services.errors import BadRequest, DefinitionError, ServiceError
 from orchestration.services.workflows import workflow_start
 
@@ -100,7 +100,7 @@ class WorkflowTasksView(ConductorView):
         if statuses:
             rows = rows.filter(status__in=statuses)
         total = rows.count()
-        page = rows.order_by("seq").values("id", "workflow_id", *store.TASK_FIELDS)[start : start + count]
+        page = rows.order_by("seq").values("id", "workflow_id", *TASK_FIELDS)[start : start + count]
         return Response({"totalHits": total, "results": [wire.task_json(r, info) for r in page]})
 
 

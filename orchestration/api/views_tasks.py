@@ -28,7 +28,7 @@ _TASK_RESULT_TYPES: dict[str, str] = {
 _STATUS_NAMES = ", ".join(sorted(UPDATE_STATUSES))
 
 
-def _task_result_errors(body: Mapping[str, Any]) -> list[FieldError]:
+def task_result_errors(body: Mapping[str, Any]) -> list[FieldError]:
     errors: list[FieldError] = []
     for field, java_type in _TASK_RESULT_TYPES.items():
         value = body.get(field)
@@ -45,7 +45,7 @@ def _task_result_errors(body: Mapping[str, Any]) -> list[FieldError]:
     return errors
 
 
-def _log_lines(logs: list[Any] | None) -> list[str]:
+def log_lines(logs: list[Any] | None) -> list[str]:
     """TaskExecLog entries (``{log, taskId, createdTime}``) as the lines to append; plain
     strings are accepted too."""
     lines = []
@@ -62,7 +62,7 @@ class TaskUpdateView(ConductorView):
 
     def post(self, request: Request) -> HttpResponse:
         body = wire.read_json_object(request, "a TaskResult")
-        errors = _task_result_errors(body)
+        errors = task_result_errors(body)
         if errors:
             raise DefinitionError(errors)
         extend_lease = bool(body.get("extendLease"))
@@ -76,13 +76,13 @@ class TaskUpdateView(ConductorView):
             reason=body.get("reasonForIncompletion"),
             worker_id=body.get("workerId"),
             callback_after_seconds=int(body.get("callbackAfterSeconds") or 0),
-            logs=_log_lines(body.get("logs")),
+            logs=log_lines(body.get("logs")),
             extend_lease=extend_lease,
         )
         return text(body["taskId"])
 
 
-def _worker_id(request: Request) -> str | None:
+def request_worker_id(request: Request) -> str | None:
     return wire.query_str(request, "workerid") or wire.query_str(request, "workerId")
 
 
@@ -92,7 +92,7 @@ class PollView(ConductorView):
     def get(self, request: Request, tasktype: str) -> HttpResponse:
         rows = task_poll(
             task_type=tasktype,
-            worker_id=_worker_id(request),
+            worker_id=request_worker_id(request),
             domain=wire.query_str(request, "domain"),
             count=1,
             timeout_ms=SINGLE_POLL_TIMEOUT_MS,
@@ -109,7 +109,7 @@ class BatchPollView(ConductorView):
     def get(self, request: Request, tasktype: str) -> Response:
         rows = task_poll(
             task_type=tasktype,
-            worker_id=_worker_id(request),
+            worker_id=request_worker_id(request),
             domain=wire.query_str(request, "domain"),
             count=wire.query_int(request, "count", 1) or 0,
             timeout_ms=wire.query_int(request, "timeout", SINGLE_POLL_TIMEOUT_MS) or 0,

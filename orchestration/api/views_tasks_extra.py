@@ -13,7 +13,12 @@ from rest_framework.response import Response
 
 from orchestration.api import wire
 from orchestration.api.renderers import ConductorView, empty, no_content, text
-from orchestration.api.views_tasks import SINGLE_POLL_TIMEOUT_MS, _log_lines, _task_result_errors, _worker_id
+from orchestration.api.views_tasks import (
+    SINGLE_POLL_TIMEOUT_MS,
+    log_lines,
+    request_worker_id,
+    task_result_errors,
+)
 from orchestration.conductor import queues
 from orchestration.definitions.model import SYSTEM_TASK_TYPES
 from orchestration.engine.state import TERMINAL_WORKFLOW
@@ -33,7 +38,7 @@ class UpdateV2View(ConductorView):
 
     def post(self, request: Request) -> HttpResponse:
         body = wire.read_json_object(request, "a TaskResult")
-        errors = _task_result_errors(body)
+        errors = task_result_errors(body)
         if errors:
             raise DefinitionError(errors)
         extend_lease = bool(body.get("extendLease"))
@@ -45,7 +50,7 @@ class UpdateV2View(ConductorView):
             reason=body.get("reasonForIncompletion"),
             worker_id=body.get("workerId"),
             callback_after_seconds=int(body.get("callbackAfterSeconds") or 0),
-            logs=_log_lines(body.get("logs")),
+            logs=log_lines(body.get("logs")),
             extend_lease=extend_lease,
         )
         if extend_lease or (result.applied and not result.terminal):
@@ -73,7 +78,7 @@ class UpdateByRefView(ConductorView):
     def post(self, request: Request, workflow_id: str, ref: str, status: str) -> HttpResponse:
         output = wire.read_json_object(request, "the task output")
         task_id = task_services.task_update_by_ref(
-            workflow_id=workflow_id, ref=ref, status=status, output=output, worker_id=_worker_id(request)
+            workflow_id=workflow_id, ref=ref, status=status, output=output, worker_id=request_worker_id(request)
         )
         return text(task_id) if task_id else empty()
 
@@ -85,7 +90,7 @@ class UpdateByRefSyncView(ConductorView):
     def post(self, request: Request, workflow_id: str, ref: str, status: str) -> Response:
         output = wire.read_json_object(request, "the task output")
         task_id = task_services.task_update_by_ref(
-            workflow_id=workflow_id, ref=ref, status=status, output=output, worker_id=_worker_id(request)
+            workflow_id=workflow_id, ref=ref, status=status, output=output, worker_id=request_worker_id(request)
         )
         if task_id is None:
             raise NotFound(f"Found no running task {ref} of workflow {workflow_id} to update")

@@ -28,7 +28,7 @@ from orchestration.conductor.json_types import json_kind
 from orchestration.conductor.loop_refs import base_ref
 from orchestration.conductor.queues import queue_wait_time
 from orchestration.definitions.model import SYSTEM_TASK_TYPES
-from orchestration.models import Task, Workflow
+from orchestration.models import TASK_FIELDS, WORKFLOW_FIELDS, Task, Workflow
 from orchestration.services import store
 from orchestration.services.errors import BadRequest, NotFound
 
@@ -266,7 +266,7 @@ WORKFLOW_INFO_FIELDS = store.WORKFLOW_INFO
 
 def _row(row_or_model: Mapping[str, Any] | Model) -> Mapping[str, Any]:
     if isinstance(row_or_model, Model):
-        fields = ("id", "workflow_id", *store.TASK_FIELDS)
+        fields = ("id", "workflow_id", *TASK_FIELDS)
         return {f: getattr(row_or_model, f) for f in fields}
     return row_or_model
 
@@ -389,7 +389,7 @@ def workflow_json(
     workflow_row: Mapping[str, Any], tasks: Iterable[Mapping[str, Any]], include_tasks: bool = True
 ) -> dict[str, Any]:
     """A Workflow document (§2.6) from a workflow row (``id``, ``snapshot_id`` and
-    ``store.WORKFLOW_FIELDS``) and its task rows (every attempt, retried ones included)."""
+    ``models.WORKFLOW_FIELDS``) and its task rows (every attempt, retried ones included)."""
     row = workflow_row
     view = snapshot_view(row["snapshot_id"])
     extra = row.get("extra") or {}
@@ -443,17 +443,17 @@ def workflow_json(
 
 
 def workflow_document(workflow_id: str, *, include_tasks: bool = True) -> dict[str, Any]:
-    row = Workflow.objects.filter(pk=workflow_id).values("id", "snapshot_id", *store.WORKFLOW_FIELDS).first()
+    row = Workflow.objects.filter(pk=workflow_id).values("id", "snapshot_id", *WORKFLOW_FIELDS).first()
     if row is None:
         raise NotFound(f"No such workflow found by id: {workflow_id}")
     tasks: Iterable[Mapping[str, Any]] = ()
     if include_tasks:
-        tasks = Task.objects.filter(workflow_id=workflow_id).order_by("seq").values("id", "workflow_id", *store.TASK_FIELDS)
+        tasks = Task.objects.filter(workflow_id=workflow_id).order_by("seq").values("id", "workflow_id", *TASK_FIELDS)
     return workflow_json(row, tasks, include_tasks)
 
 
 def task_document(task_id: str) -> dict[str, Any]:
-    row = Task.objects.filter(pk=task_id).values("id", "workflow_id", *store.TASK_FIELDS).first()
+    row = Task.objects.filter(pk=task_id).values("id", "workflow_id", *TASK_FIELDS).first()
     if row is None:
         raise NotFound(f"Task not found for taskId: {task_id}")
     return task_json(row)

@@ -25,8 +25,8 @@ from typing import Any
 
 from orchestration.conductor.java_text import java_string
 from orchestration.conductor.json_types import fits_java_type, java_type_error
+from orchestration.definitions.expressions import compile_path, iter_expressions
 from orchestration.definitions.task_rules import TaskDefLookup, type_rule_errors
-from orchestration.engine.expressions import compile_path, iter_expressions
 
 VALIDATION_FAILED_MESSAGE = "Validation failed, check below errors for detail."
 

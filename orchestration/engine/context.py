@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestration.conductor.loop_refs import base_ref, loop_ref
+from orchestration.conductor.loop_refs import base_ref
 from orchestration.conductor.queues import queue_name
 from orchestration.definitions.model import TaskDefinition, WorkflowTaskNode
 from orchestration.engine import expressions, timeouts
@@ -84,6 +84,11 @@ class DecideContext:
     def __post_init__(self) -> None:
         self._next_seq = max((t.seq for t in self.workflow.tasks), default=0)
 
+    def next_seq(self) -> int:
+        """The ``seq`` of the next task made in this decision: the context numbers every task."""
+        self._next_seq += 1
+        return self._next_seq
+
     # -- definitions -----------------------------------------------------------------------
     def node_for(self, task: TaskState) -> WorkflowTaskNode | None:
         return self.workflow.definition.by_ref.get(base_ref(task.ref, task.iteration))
@@ -149,7 +154,7 @@ class DecideContext:
         task_type = node.task_type
         domain = self.domain_for(task_type) if node.is_worker_task else None
         queue = queue_name(task_type, domain)
-        self._next_seq += 1
+        seq = self.next_seq()
         start_delay = delay_seconds if retry_of is not None else node.start_delay
         task = TaskState(
             task_id=task_id,
@@ -157,7 +162,7 @@ class DecideContext:
             task_type=task_type,
             task_def_name=node.name or task_type,
             status=status,
-            seq=self._next_seq,
+            seq=seq,
             retry_count=retry_of.retry_count + 1 if retry_of else 0,
             iteration=iteration,
             input=self.task_input(node, task_id),
@@ -181,14 +186,6 @@ class DecideContext:
             if task_def is not None:
                 timeouts.set_deadlines(task, task_def=task_def, async_complete=node.async_complete)
         return task
-
-    def create_tasks(self, node: WorkflowTaskNode, *, iteration: int) -> list[TaskState]:
-        """The task(s) scheduling ``node`` makes, via its operator (composite operators such
-        as FORK call this for the first node of each branch)."""
-        from orchestration.engine.operators import operator_for
-
-        ref = loop_ref(node.ref, iteration)
-        return operator_for(node.type).create(self, node, ref=ref, iteration=iteration)
 
     def latest(self, ref: str) -> TaskState | None:
         """The newest attempt of ``ref`` (highest seq), or None."""

@@ -271,8 +271,7 @@ def new_attempt(ctx: DecideContext, task: TaskState) -> TaskState:
 
 def _copy_attempt(ctx: DecideContext, task: TaskState, status: str) -> TaskState:
     """A new attempt of a task that has no node in the definition (made at runtime)."""
-    ctx._next_seq += 1  # the context numbers every task it makes
-    seq = ctx._next_seq
+    seq = ctx.next_seq()
     attempt = TaskState(
         task_id=ctx.new_id(), ref=task.ref, task_type=task.task_type, task_def_name=task.task_def_name,
         status=status, seq=seq, retry_count=task.retry_count + 1, iteration=task.iteration,

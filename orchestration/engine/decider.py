@@ -21,7 +21,7 @@ from orchestration.conductor.loop_refs import loop_ref
 from orchestration.definitions.model import WorkflowTaskNode
 from orchestration.engine import expressions, retry, timeouts
 from orchestration.engine.context import DecideContext, FollowUp, StartFailureWorkflow
-from orchestration.engine.operators import BranchEnd, Kind, operator_for
+from orchestration.engine.operators import BranchEnd, Kind, create_tasks, operator_for
 from orchestration.engine.state import (
     TERMINAL_TASK,
     TERMINAL_WORKFLOW,
@@ -224,7 +224,7 @@ def _schedule_node(ctx: DecideContext, node: WorkflowTaskNode, *, iteration: int
             for nxt in next_nodes(ctx, node):
                 _schedule_node(ctx, nxt, iteration=iteration)
         return
-    for task in ctx.create_tasks(node, iteration=iteration):
+    for task in create_tasks(ctx, node, iteration=iteration):
         ctx.add_task(task)
 
 

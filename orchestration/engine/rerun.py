@@ -21,7 +21,7 @@ from orchestration.engine.control import (
     revive_workflow,
 )
 from orchestration.engine.decider import next_nodes
-from orchestration.engine.operators import Kind, operator_for
+from orchestration.engine.operators import Kind, create_tasks, operator_for
 from orchestration.engine.state import TaskState, WorkflowState, is_terminal_unsuccessful
 
 # Node types whose successors depend on a choice the operator made (a branch, an iteration):
@@ -94,7 +94,7 @@ def rerun_from_task(
     wf.tasks = [t for t in wf.tasks if t.seq <= target.seq]
     _revive_superseded_attempts(wf)
     node = ctx.node_for(target)
-    fresh = ctx.create_tasks(node, iteration=target.iteration) if node is not None else [target]
+    fresh = create_tasks(ctx, node, iteration=target.iteration) if node is not None else [target]
     if len(fresh) > 1:
         # A node that schedules several tasks (FORK: branch heads and JOIN): schedule it anew.
         plan.deleted.append(target)
@@ -189,7 +189,7 @@ def _resume_successors(ctx: DecideContext) -> None:
         if node.type == "FORK_JOIN":
             for key, branch in node.branches.items():
                 if key.startswith("forkTasks:") and branch and loop_ref(branch[0].ref, task.iteration) not in present:
-                    for created in ctx.create_tasks(branch[0], iteration=task.iteration):
+                    for created in create_tasks(ctx, branch[0], iteration=task.iteration):
                         created.retry_count = _next_retry_count(wf, created.ref)
                         ctx.add_task(created)
                         present.add(created.ref)

@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Expression, F, Q, QuerySet
 
-from orchestration.models import Task, Workflow, WorkflowStatus
+from orchestration.models import TASK_FIELDS, WORKFLOW_FIELDS, Task, Workflow, WorkflowStatus
 from orchestration.search.fields import (
     TASK,
     WORKFLOW,
@@ -33,7 +33,6 @@ from orchestration.search.fields import (
     workflow_free_text,
 )
 from orchestration.search.query import parse_free_text, parse_query, parse_sort
-from orchestration.services import store
 
 DEFAULT_COUNT_LIMIT = 100_000
 # Conductor's index-backed correlation lookup reads at most 1,000 workflows per correlation id.
@@ -42,8 +41,8 @@ CORRELATED_LIMIT = 1_000
 PENDING_STATUSES = (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED)
 
 # Rows for full documents (search-v2, correlated): what orchestration.api.wire renders.
-WORKFLOW_ROW_FIELDS: tuple[str, ...] = ("id", "snapshot_id", *store.WORKFLOW_FIELDS)
-TASK_ROW_FIELDS: tuple[str, ...] = ("id", "workflow_id", *store.TASK_FIELDS)
+WORKFLOW_ROW_FIELDS: tuple[str, ...] = ("id", "snapshot_id", *WORKFLOW_FIELDS)
+TASK_ROW_FIELDS: tuple[str, ...] = ("id", "workflow_id", *TASK_FIELDS)
 
 
 @dataclass(frozen=True)

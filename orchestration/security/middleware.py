@@ -31,7 +31,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.authentication import CSRFCheck
 
-from orchestration.api.errors import error_body
+from orchestration.error_body import error_body
 from orchestration.models import Role
 from orchestration.security import keys, permissions, tokens
 

@@ -1,6 +1,5 @@
 """Control operations on running and finished workflows (reference §4.13): pause, resume,
-terminate, remove, restart, retry, rerun, skip a task, reset callbacks, decide now; and the
-follow-ups a decision asks for (starting a failureWorkflow, §4.10).
+terminate, remove, restart, retry, rerun, skip a task, reset callbacks, decide now.
 
 Every operation is one transaction under the workflow's row lock: the pure functions of
 ``engine.control`` and ``engine.rerun`` change the loaded state, this module writes it back with history rows naming
@@ -14,10 +13,8 @@ its children after it, so operations that touch a whole tree cannot deadlock eac
 
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
@@ -26,23 +23,21 @@ from orchestration import dispatch
 from orchestration.clock import now_ms
 from orchestration.engine import control, rerun
 from orchestration.engine import timeouts as engine_timeouts
-from orchestration.engine.context import DecideContext, FollowUp, StartFailureWorkflow
+from orchestration.engine.context import DecideContext
 from orchestration.engine.control import ControlRefused, Refusal
 from orchestration.engine.state import TaskState, WorkflowState
-from orchestration.models import DecideRequest, History, Task, TaskLog, Workflow, WorkflowDef
+from orchestration.models import TASK_FIELDS, DecideRequest, History, Task, TaskLog, Workflow, WorkflowDef
 from orchestration.services import store
 from orchestration.services.errors import BadRequest, Conflict, NotFound, ServiceError
 from orchestration.services.workflows import (
-    _active_domains,
-    _frozen_definition,
+    active_domains,
     decide_and_save,
+    frozen_definition,
     redispatch_grace_ms,
     request_decide,
     workflow_decide,
-    workflow_start,
 )
 
-log = logging.getLogger(__name__)
 _rng = random.SystemRandom()
 T = TypeVar("T")
 
@@ -51,12 +46,6 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 3
 # Guards the walk up a (corrupt) parent chain.
 MAX_DEPTH = 32
-FAILURE_WORKFLOW_KEY = "conductor.failure_workflow"
-# A failure workflow that fails at once starts its own failure workflow inside the same call
-# stack; a definition naming itself would never stop. Conductor loops (asynchronously); Baton
-# stops the chain here and records why in the output.
-MAX_FAILURE_CHAIN = 5
-_failure_chain: ContextVar[int] = ContextVar("baton_failure_chain", default=0)
 
 
 class ChangedConcurrently(ServiceError):
@@ -109,7 +98,7 @@ def _locked(workflow_id: str, *, ancestors: bool = False) -> WorkflowState:
 
 
 def _context(wf: WorkflowState) -> DecideContext:
-    return DecideContext(workflow=wf, now=now_ms(), rng=_rng, active_domains=_active_domains)
+    return DecideContext(workflow=wf, now=now_ms(), rng=_rng, active_domains=active_domains)
 
 
 def _save(ctx: DecideContext, *, actor: str, note: str | None, deleted: list[TaskState] | None = None) -> None:
@@ -288,7 +277,7 @@ def workflow_restart(*, workflow_id: str, use_latest_definitions: bool = False, 
             data = WorkflowDef.objects.filter(name=wf.name).order_by("-version").values_list("data", flat=True).first()
             if data is None:
                 raise NotFound(f"Unable to find latest definition for {workflow_id}")
-            snapshot_key, definition = _frozen_definition(data)
+            snapshot_key, definition = frozen_definition(data)
         control.restart(wf, now=ctx.now, restartable=definition.restartable)
         if snapshot_key is not None:
             Workflow.objects.filter(pk=workflow_id).update(snapshot_id=snapshot_key)
@@ -327,7 +316,7 @@ def workflow_retry(*, workflow_id: str, resume_subworkflow_tasks: bool = False, 
 
 def _first_unsuccessful(wf: WorkflowState) -> TaskState | None:
     rows = Task.objects.filter(workflow_id=wf.workflow_id).exclude(status__in=("SCHEDULED", "IN_PROGRESS"))
-    for row in rows.order_by("seq").values("id", *store.TASK_FIELDS):
+    for row in rows.order_by("seq").values("id", *TASK_FIELDS):
         task = store.task_from_row(row)
         if task.status in ("FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED"):
             return task
@@ -396,7 +385,7 @@ def _rerun_locked(
         note = "rerun"
     else:
         # Any attempt may be named, superseded ones included: load those too.
-        retried = Task.objects.filter(workflow_id=wf.workflow_id, retried=True).values("id", *store.TASK_FIELDS)
+        retried = Task.objects.filter(workflow_id=wf.workflow_id, retried=True).values("id", *TASK_FIELDS)
         wf.tasks = sorted([*wf.tasks, *(store.task_from_row(r) for r in retried)], key=lambda t: t.seq)
         target = next((t for t in wf.tasks if t.task_id == task_id), None)
         if target is None:
@@ -477,48 +466,3 @@ def workflow_reset_callbacks(*, workflow_id: str, actor: str = "api") -> None:
             transaction.on_commit(lambda: dispatch.publish_tasks(published))
 
     _in_transaction(operation)
-
-
-# --- follow-ups of a decision -------------------------------------------------------------------------
-
-
-def run_follow_ups(wf: WorkflowState, follow_ups: list[FollowUp], *, actor: str) -> None:
-    """Carry out what a decision asked for, in its transaction, after its rows were written."""
-    for follow_up in follow_ups:
-        if isinstance(follow_up, StartFailureWorkflow):
-            depth = _failure_chain.get()
-            token = _failure_chain.set(depth + 1)
-            try:
-                _start_failure_workflow(wf, follow_up, actor=actor, depth=depth)
-            finally:
-                _failure_chain.reset(token)
-
-
-def _start_failure_workflow(wf: WorkflowState, follow_up: StartFailureWorkflow, *, actor: str, depth: int) -> None:
-    """Start the failureWorkflow with the failed workflow's input plus what failed, and write
-    its id (or why it could not start) to the failed workflow's output (reference §4.10)."""
-    from orchestration.api import wire  # the API's rendering of a workflow; wire imports this package
-
-    payload: dict[str, Any] = {
-        **wf.input,
-        "workflowId": wf.workflow_id,
-        "reason": wf.reason_for_incompletion,
-        "failureStatus": wf.status,
-    }
-    if follow_up.failed_task_id:
-        payload["failureTaskId"] = follow_up.failed_task_id
-    payload["failedWorkflow"] = wire.workflow_document(wf.workflow_id)
-    try:
-        if depth >= MAX_FAILURE_CHAIN:
-            raise ServiceError(f"failure workflows started each other more than {MAX_FAILURE_CHAIN} times in a row")
-        with transaction.atomic():  # a savepoint: a failed start must not spoil the decision
-            value = workflow_start(
-                name=follow_up.name, version=follow_up.version, input=payload, correlation_id=wf.correlation_id,
-                task_to_domain=dict(wf.task_to_domain), actor=actor,
-            )
-    except Exception as error:  # whatever stops it, the failed workflow records why (as Conductor does)
-        message = getattr(error, "message", None) or str(error)
-        log.warning("failure workflow %s for %s could not start: %s", follow_up.name, wf.workflow_id, message)
-        value = f"Error workflow {follow_up.name} failed to start.  reason: {message}"
-    wf.output = {**wf.output, FAILURE_WORKFLOW_KEY: value}
-    Workflow.objects.filter(pk=wf.workflow_id).update(output=wf.output)

@@ -19,8 +19,7 @@ from typing import Any
 from django.db.models import Q
 
 from orchestration.engine.state import TERMINAL_TASK, TERMINAL_WORKFLOW
-from orchestration.models import Task, Workflow
-from orchestration.services import store
+from orchestration.models import TASK_FIELDS, Task, Workflow
 from orchestration.services.errors import NotFound
 
 POLL_INTERVAL_SECONDS = 0.02
@@ -31,7 +30,7 @@ MAX_DEPTH = 16
 @dataclass(frozen=True, slots=True)
 class SignalWait:
     """How the wait ended: ``blocking_tasks`` are task rows (``id``, ``workflow_id`` and the
-    store's task fields); ``blocking_workflow_id`` is the workflow of the first of them."""
+    ``models.TASK_FIELDS``); ``blocking_workflow_id`` is the workflow of the first of them."""
 
     timed_out: bool
     status: str
@@ -64,7 +63,7 @@ def blocking_tasks(workflow_id: str, refs: Iterable[str], depth: int = 0) -> tup
     rows = Task.objects.filter(workflow_id=workflow_id).filter(wanted).order_by("seq")
     found: list[dict[str, Any]] = []
     where: str | None = None
-    for row in rows.values("id", "workflow_id", *store.TASK_FIELDS):
+    for row in rows.values("id", "workflow_id", *TASK_FIELDS):
         is_open = row["status"] in OPEN
         if (row["task_type"] == "WAIT" and is_open and not _has_deadline(row)) or (row["ref"] in refs and not is_open):
             found.append(row)

@@ -22,8 +22,7 @@ from orchestration import dispatch
 from orchestration.clock import now_ms
 from orchestration.definitions.validation import validate_workflow_def
 from orchestration.engine.state import TERMINAL_WORKFLOW
-from orchestration.models import DecideRequest, Task, Workflow, WorkflowDef
-from orchestration.services import store
+from orchestration.models import TASK_FIELDS, DecideRequest, Task, Workflow, WorkflowDef
 from orchestration.services.definitions import registered_task_def
 from orchestration.services.errors import BadRequest, DefinitionError, NotFound
 from orchestration.services.workflows import redispatch_grace_ms, request_decide, workflow_decide
@@ -143,7 +142,7 @@ def server_config() -> dict[str, Any]:
 
 
 def pending_tasks(*, task_type: str, start: int = 0, count: int = 100) -> list[dict[str, Any]]:
-    """Task rows (``id``, ``workflow_id`` and the store's columns) of the open (SCHEDULED or
+    """Task rows (``id``, ``workflow_id`` and ``models.TASK_FIELDS``) of the open (SCHEDULED or
     IN_PROGRESS) tasks whose taskDefName is ``task_type``: Conductor's "pending tasks of a type"
     reads its in-progress index, which is keyed by taskDefName. Oldest first."""
     if start < 0:
@@ -153,7 +152,7 @@ def pending_tasks(*, task_type: str, start: int = 0, count: int = 100) -> list[d
     rows = (
         Task.objects.filter(task_def_name=task_type, status__in=PENDING_STATUSES)
         .order_by("scheduled_time", "id")
-        .values("id", "workflow_id", *store.TASK_FIELDS)
+        .values("id", "workflow_id", *TASK_FIELDS)
     )
     return list(rows[start : start + count])
 

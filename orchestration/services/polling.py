@@ -52,7 +52,7 @@ def task_poll(
     *, task_type: str, worker_id: str | None, domain: str | None, count: int = 1, timeout_ms: int = 100
 ) -> list[dict[str, Any]]:
     """Claim up to ``count`` tasks of ``task_type`` (in ``domain``) for ``worker_id``; the rows
-    come back as ``claim_task`` returns them (``id``, ``workflow_id`` and ``store.TASK_FIELDS``)."""
+    come back as ``claim_task`` returns them (``id``, ``workflow_id`` and ``models.TASK_FIELDS``)."""
     if not task_type:
         raise BadRequest("TaskType cannot be null or empty.")
     if timeout_ms > MAX_POLL_TIMEOUT_MS:

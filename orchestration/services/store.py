@@ -24,25 +24,16 @@ from django.db import connection, models
 from orchestration.definitions.model import WorkflowDefinition
 from orchestration.engine.results import AppliedResult
 from orchestration.engine.state import TaskState, WorkflowState
-from orchestration.models import DefinitionSnapshot, History, Task, Workflow
+from orchestration.models import (
+    CLAIM_COLUMNS,
+    TASK_FIELDS,
+    WORKFLOW_FIELDS,
+    DefinitionSnapshot,
+    History,
+    Task,
+    Workflow,
+)
 from orchestration.services import statements
-
-# Columns of Task in TaskState's vocabulary (TaskState.task_id <-> Task.id).
-TASK_FIELDS: tuple[str, ...] = (
-    "ref", "task_type", "task_def_name", "status", "seq", "retry_count", "retried", "executed", "iteration",
-    "input", "output", "reason_for_incompletion", "worker_id", "domain", "queue_name", "poll_count",
-    "callback_after_seconds", "start_delay_seconds", "response_timeout_seconds", "timeout_seconds",
-    "retried_task_id", "workflow_priority", "extra", "scheduled_time", "first_scheduled_time", "start_time",
-    "end_time", "update_time", "dispatch_at", "timeout_at", "claim_deadline_at", "claim_lease_ms",
-)
-# The columns a claim returns, in order.
-CLAIM_COLUMNS: tuple[str, ...] = ("id", "workflow_id", *TASK_FIELDS)
-WORKFLOW_FIELDS: tuple[str, ...] = (
-    "name", "version", "status", "correlation_id", "priority", "input", "output", "variables", "task_to_domain",
-    "reason_for_incompletion", "failed_reference_task_names", "failed_task_names", "parent_workflow_id",
-    "parent_workflow_task_id", "extra", "create_time", "update_time", "end_time", "last_retried_time",
-    "next_check_at",
-)
 
 _SNAPSHOT_CACHE_SIZE = 256
 _snapshot_cache: OrderedDict[str, WorkflowDefinition] = OrderedDict()

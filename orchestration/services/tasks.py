@@ -17,7 +17,7 @@ from orchestration import dispatch
 from orchestration.clock import now_ms
 from orchestration.conductor.loop_refs import base_ref
 from orchestration.engine.results import RESULT_STATUSES, TaskResult, apply_result
-from orchestration.models import PollData, Task, TaskLog, Workflow
+from orchestration.models import TASK_FIELDS, PollData, Task, TaskLog, Workflow
 from orchestration.services import limits, store, workflows
 from orchestration.services.errors import BadRequest, NotFound
 from orchestration.services.workflows import decide_and_save, lock_busy, redispatch_grace_ms
@@ -197,7 +197,7 @@ def _check_status(status: str) -> None:
 
 
 def _open_tasks(workflow_id: str) -> list[dict[str, Any]]:
-    rows = Task.objects.filter(workflow_id=workflow_id, status__in=OPEN).values("id", "workflow_id", *store.TASK_FIELDS)
+    rows = Task.objects.filter(workflow_id=workflow_id, status__in=OPEN).values("id", "workflow_id", *TASK_FIELDS)
     return sorted(rows, key=lambda r: r["seq"])
 
 

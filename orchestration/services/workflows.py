@@ -21,13 +21,15 @@ from orchestration.engine.results import AppliedResult
 from orchestration.engine.state import WorkflowState
 from orchestration.models import DecideRequest, PollData
 from orchestration.services import frozen, store
+from orchestration.services.definitions import registered_task_def
 from orchestration.services.errors import BadRequest
+from orchestration.services.follow_ups import run_follow_ups
 
 log = logging.getLogger(__name__)
 _rng = random.SystemRandom()
 
 
-def _active_domains(task_type: str) -> frozenset[str]:
+def active_domains(task_type: str) -> frozenset[str]:
     """Domains with a worker that polled ``task_type`` in the last 10 s (reference §4.8)."""
     since = now_ms() - 10_000
     rows = PollData.objects.filter(task_type=task_type, last_poll_time__gte=since).values_list("domain", flat=True)
@@ -38,7 +40,7 @@ def redispatch_grace_ms() -> int:
     return int(settings.BATON["REDISPATCH_AFTER_SECONDS"]) * 1000
 
 
-def _frozen_definition(definition: dict[str, Any]) -> tuple[str, WorkflowDefinition]:
+def frozen_definition(definition: dict[str, Any]) -> tuple[str, WorkflowDefinition]:
     """Freeze ``definition`` and store its snapshot (for runs moved to a new definition)."""
     result = frozen.freeze(definition)
     frozen.store_snapshot(result, now_ms())
@@ -69,8 +71,6 @@ def workflow_start(
     if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 99:
         raise BadRequest("priority: Priority must be between 0 and 99")
     if workflow_def is not None:
-        from orchestration.services.definitions import registered_task_def
-
         errors = validate_workflow_def(workflow_def, path="workflowDef", task_def_lookup=registered_task_def)
         if errors:
             raise DefinitionError(errors)
@@ -117,7 +117,7 @@ def decide_and_save(
     """Run the decider on a loaded (locked) workflow and write what it decided, in the caller's
     transaction; new worker tasks are published once it commits. ``snapshot`` and ``results``
     as ``store.save_workflow`` takes them."""
-    ctx = DecideContext(workflow=wf, now=now, rng=_rng, active_domains=_active_domains)
+    ctx = DecideContext(workflow=wf, now=now, rng=_rng, active_domains=active_domains)
     decision = decide(ctx)
     grace = redispatch_grace_ms()
     for task in decision.to_dispatch:
@@ -130,10 +130,7 @@ def decide_and_save(
         messages = [(t.task_id, t.queue_name, t.task_type) for t in decision.to_dispatch]
         transaction.on_commit(lambda: dispatch.publish_tasks(messages))
     if decision.follow_ups:
-        # Imported here: services.control builds on this module (it starts and decides workflows).
-        from orchestration.services.control import run_follow_ups
-
-        run_follow_ups(wf, decision.follow_ups, actor=actor)
+        run_follow_ups(wf, decision.follow_ups, actor=actor, start_workflow=workflow_start)
 
 
 def lock_busy(error: DatabaseError) -> bool:

@@ -22,7 +22,7 @@ from django.test import Client
 
 from orchestration.models import DecideRequest, History, Task, TaskLog, Workflow
 from orchestration.services import control as control_services
-from orchestration.services import store
+from orchestration.services import follow_ups, store
 from orchestration.services.definitions import task_defs_register, workflow_def_register
 from orchestration.services.tasks import task_claim, task_update
 from orchestration.services.workflows import workflow_decide, workflow_start
@@ -845,7 +845,7 @@ def test_a_failure_workflow_naming_itself_stops_after_a_few_links() -> None:
         if link.startswith("Error workflow"):
             break
         chain.append(link)
-    assert len(chain) == control_services.MAX_FAILURE_CHAIN + 1
+    assert len(chain) == follow_ups.MAX_FAILURE_CHAIN + 1
     assert "more than 5 times in a row" in link
     assert all(workflow(w).status == "FAILED" for w in chain)
 

@@ -33,12 +33,12 @@ from orchestration.services.tasks import task_update
 from orchestration.services.workflows import workflow_start
 from orchestration.testing import Clock
 from workers import examples
-from workers.runtime import InProgress, _worker_id, execute
+from workers.runtime import InProgress, current_worker_id, execute
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("drop_own_messages")]
 
 EXAMPLES = settings.BASE_DIR / "workers" / "examples" / "definitions"
-WORKER_ACTOR = f"worker:{_worker_id()}"
+WORKER_ACTOR = f"worker:{current_worker_id()}"
 EXAMPLE_WORKERS: dict[str, Callable[..., Any]] = {
     "greet": examples.greet, "shout": examples.shout, "validate_order": examples.validate_order,
 }

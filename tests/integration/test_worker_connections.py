@@ -9,7 +9,7 @@ import uuid
 import pytest
 from django.db import connection, connections
 
-from orchestration.celery_setup import _fresh_enough_connections
+from orchestration.celery_setup import fresh_enough_connections
 from orchestration.models import Task
 from orchestration.services.definitions import task_defs_register, workflow_def_register
 from orchestration.services.workflows import workflow_start
@@ -44,7 +44,7 @@ def test_a_worker_keeps_its_pooled_connection_between_tasks() -> None:
         pytest.skip("only a pooled (PostgreSQL) connection is kept between tasks")
     pid = _backend_pid()
     raw = connection.connection
-    _fresh_enough_connections()
+    fresh_enough_connections()
     assert connection.connection is raw
     assert _backend_pid() == pid
 
@@ -56,7 +56,7 @@ def test_a_kept_connection_that_stopped_answering_is_replaced() -> None:
     raw = connection.connection
     raw.close()  # as if the server had gone away under it
     connection.errors_occurred = True  # what Django records when a statement fails that way
-    _fresh_enough_connections()
+    fresh_enough_connections()
     assert connection.connection is None
     _backend_pid()  # the next task gets a working connection
 

@@ -12,14 +12,9 @@ from typing import Any
 
 import pytest
 
+from orchestration.definitions.expressions import compile_path, iter_expressions
 from orchestration.definitions.model import WorkflowDefinition
-from orchestration.engine.expressions import (
-    ExpressionContext,
-    compile_path,
-    iter_expressions,
-    resolve,
-    resolve_input,
-)
+from orchestration.engine.expressions import ExpressionContext, resolve, resolve_input
 from orchestration.engine.state import TaskState, WorkflowState
 
 # -- documents ---------------------------------------------------------------------------------

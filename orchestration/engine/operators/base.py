@@ -11,6 +11,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
+from orchestration.conductor.loop_refs import loop_ref
+
 if TYPE_CHECKING:
     from orchestration.definitions.model import WorkflowTaskNode
     from orchestration.engine.context import DecideContext
@@ -65,3 +67,11 @@ _WORKER = WorkerOperator()
 
 def operator_for(task_type: str) -> Operator:
     return _REGISTRY.get(task_type, _WORKER)
+
+
+def create_tasks(ctx: DecideContext, node: WorkflowTaskNode, *, iteration: int) -> list[TaskState]:
+    """The task(s) scheduling ``node`` makes, via its operator (composite operators such as
+    FORK call this for the first node of each branch). It lives here rather than on the
+    context so that the context, which operators are handed, needs no operator."""
+    ref = loop_ref(node.ref, iteration)
+    return operator_for(node.type).create(ctx, node, ref=ref, iteration=iteration)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from orchestration.conductor.loop_refs import loop_ref
-from orchestration.engine.operators.base import BranchEnd, Kind, Operator, register
+from orchestration.engine.operators.base import BranchEnd, Kind, Operator, create_tasks, register
 
 if TYPE_CHECKING:
     from orchestration.definitions.model import WorkflowTaskNode
@@ -32,13 +32,13 @@ class ForkJoinOperator(Operator):
         for key in sorted((k for k in node.branches if k.startswith("forkTasks:")), key=lambda k: int(k.split(":")[1])):
             branch = node.branches[key]
             if branch:
-                tasks.extend(ctx.create_tasks(branch[0], iteration=iteration))
+                tasks.extend(create_tasks(ctx, branch[0], iteration=iteration))
         join = _following_join(ctx, node)
         if join is None:
             fork.status = "FAILED"
             fork.reason_for_incompletion = NOT_FOLLOWED_BY_JOIN
             return [fork]
-        tasks.extend(ctx.create_tasks(join, iteration=iteration))
+        tasks.extend(create_tasks(ctx, join, iteration=iteration))
         return tasks
 
     def branch_end(self, node: WorkflowTaskNode, branch: str) -> BranchEnd:
