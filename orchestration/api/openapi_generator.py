@@ -306,7 +306,7 @@ def generic_operation(name: str, path: str, method: str) -> dict[str, Any]:
 
 
 def _version() -> str:
-    from orchestration.services.metadata_extra import server_version
+    from orchestration.selectors.server import server_version
 
     return server_version()
 

@@ -1,6 +1,6 @@
-"""Control operations on running and finished workflows (reference §4.13): pause, resume,
-terminate, remove, restart, retry, rerun, skip a task, reset callbacks, decide now; and the
-follow-ups a decision asks for (starting a failureWorkflow, §4.10).
+"""Control operations on running and finished workflows: pause, resume, terminate, remove,
+restart, retry, rerun, skip a task, reset callbacks, decide now; and the follow-ups a decision
+asks for (starting a failureWorkflow).
 
 Every operation is one transaction under the workflow's row lock: the pure functions of
 ``engine.control`` and ``engine.rerun`` change the loaded state, this module writes it back with history rows naming
@@ -24,12 +24,15 @@ from django.db import IntegrityError, transaction
 
 from orchestration import dispatch
 from orchestration.clock import now_ms
+from orchestration.documents import executions
 from orchestration.engine import control, rerun
 from orchestration.engine import timeouts as engine_timeouts
 from orchestration.engine.context import DecideContext, FollowUp, StartFailureWorkflow
 from orchestration.engine.control import ControlRefused, Refusal
 from orchestration.engine.state import TaskState, WorkflowState
-from orchestration.models import DecideRequest, History, Task, TaskLog, Workflow, WorkflowDef
+from orchestration.models import DecideRequest, History, Task, TaskLog, Workflow
+from orchestration.selectors import definitions, workflows
+from orchestration.selectors.workflows import not_found
 from orchestration.services import store
 from orchestration.services.errors import BadRequest, Conflict, NotFound, ServiceError
 from orchestration.services.workflows import (
@@ -61,10 +64,6 @@ _failure_chain: ContextVar[int] = ContextVar("baton_failure_chain", default=0)
 
 class ChangedConcurrently(ServiceError):
     """The workflow kept changing while the operation ran; retrying the request is safe."""
-
-
-def not_found(workflow_id: str) -> NotFound:
-    return NotFound(f"No such workflow found by id: {workflow_id}")
 
 
 def _service_error(refused: ControlRefused) -> ServiceError:
@@ -207,7 +206,7 @@ def workflow_decide_now(*, workflow_id: str, actor: str = "api") -> None:
 def workflow_terminate(*, workflow_id: str, reason: str | None = None, actor: str = "api") -> None:
     """Any status but COMPLETED (409) -> TERMINATED; a TERMINATED workflow is left as it is.
     Open tasks are canceled, children of open sub-workflow tasks terminated, the parent (if
-    any) decided; the failureWorkflow is never started by a terminate (reference §4.10)."""
+    any) decided; the failureWorkflow is never started by a terminate (as in Conductor)."""
     _in_transaction(lambda: _terminate_locked(_locked(workflow_id), reason=reason, actor=actor))
 
 
@@ -285,7 +284,7 @@ def workflow_restart(*, workflow_id: str, use_latest_definitions: bool = False, 
         ctx = _context(wf)
         definition, snapshot_key = wf.definition, None
         if use_latest_definitions and wf.terminal:
-            data = WorkflowDef.objects.filter(name=wf.name).order_by("-version").values_list("data", flat=True).first()
+            data = definitions.find_workflow_def(name=wf.name)
             if data is None:
                 raise NotFound(f"Unable to find latest definition for {workflow_id}")
             snapshot_key, definition = _frozen_definition(data)
@@ -495,9 +494,7 @@ def run_follow_ups(wf: WorkflowState, follow_ups: list[FollowUp], *, actor: str)
 
 def _start_failure_workflow(wf: WorkflowState, follow_up: StartFailureWorkflow, *, actor: str, depth: int) -> None:
     """Start the failureWorkflow with the failed workflow's input plus what failed, and write
-    its id (or why it could not start) to the failed workflow's output (reference §4.10)."""
-    from orchestration.api import wire  # the API's rendering of a workflow; wire imports this package
-
+    its id (or why it could not start) to the failed workflow's output, as Conductor does."""
     payload: dict[str, Any] = {
         **wf.input,
         "workflowId": wf.workflow_id,
@@ -506,7 +503,8 @@ def _start_failure_workflow(wf: WorkflowState, follow_up: StartFailureWorkflow, 
     }
     if follow_up.failed_task_id:
         payload["failureTaskId"] = follow_up.failed_task_id
-    payload["failedWorkflow"] = wire.workflow_document(wf.workflow_id)
+    failed = workflows.workflow_execution(workflow_id=wf.workflow_id)
+    payload["failedWorkflow"] = executions.workflow_json(failed.workflow, failed.tasks)
     try:
         if depth >= MAX_FAILURE_CHAIN:
             raise ServiceError(f"failure workflows started each other more than {MAX_FAILURE_CHAIN} times in a row")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from django.db.models import F, Q, Value
 
+from orchestration.documents.summaries import java_string, utc_string
 from orchestration.search import fields
 from orchestration.search.fields import TASK, WORKFLOW, Like, compile_query, compile_sort
 from orchestration.search.query import (
@@ -22,7 +23,6 @@ from orchestration.search.query import (
     parse_query,
     parse_sort,
 )
-from orchestration.search.summaries import java_string, utc_string
 
 
 def one(text: str) -> Comparison:

@@ -1,5 +1,6 @@
 """Search reads: a page of executions and its ``totalHits``, plus the lookups by name and
-correlation id that Conductor's workflow API offers next to search.
+correlation id that Conductor's workflow API offers next to search. The query language and the
+fields a query may name are ``orchestration.search``'s.
 
 Paging is ``OFFSET start LIMIT size`` in a total order: the requested sort keys, then the id,
 so pages never overlap or skip rows that tie on the sort keys.
@@ -33,17 +34,14 @@ from orchestration.search.fields import (
     workflow_free_text,
 )
 from orchestration.search.query import parse_free_text, parse_query, parse_sort
-from orchestration.services import store
+from orchestration.selectors.tasks import TASK_ROW_FIELDS
+from orchestration.selectors.workflows import WORKFLOW_ROW_FIELDS
 
 DEFAULT_COUNT_LIMIT = 100_000
 # Conductor's index-backed correlation lookup reads at most 1,000 workflows per correlation id.
 CORRELATED_LIMIT = 1_000
 # What /running/{name} considers running: Conductor's "pending" set (not yet terminal).
 PENDING_STATUSES = (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED)
-
-# Rows for full documents (search-v2, correlated): what orchestration.api.wire renders.
-WORKFLOW_ROW_FIELDS: tuple[str, ...] = ("id", "snapshot_id", *store.WORKFLOW_FIELDS)
-TASK_ROW_FIELDS: tuple[str, ...] = ("id", "workflow_id", *store.TASK_FIELDS)
 
 
 @dataclass(frozen=True)
