@@ -20,7 +20,7 @@ from orchestration.selectors import tasks as task_selectors
 from orchestration.services import tasks as task_services
 from orchestration.services.errors import BadRequest, DefinitionError, NotFound
 from orchestration.services.polling import task_poll
-from orchestration.services.tasks import UPDATE_STATUSES, task_update
+from orchestration.services.tasks import UPDATE_STATUSES
 
 # Conductor's single poll is a batch poll of one with a 100 ms long-poll (ExecutionService).
 SINGLE_POLL_TIMEOUT_MS = 100
@@ -90,7 +90,7 @@ class TaskUpdateView(ConductorView):
         if errors:
             raise DefinitionError(errors)
         extend_lease = bool(body.get("extendLease"))
-        task_update(
+        task_services.task_update(
             task_id=body["taskId"],
             workflow_id=body["workflowInstanceId"],
             # A lease extension only refreshes updateTime; its status is irrelevant.
@@ -155,6 +155,9 @@ class AckView(ConductorView):
         return text("true")
 
 
+# --- a result and the next task -----------------------------------------------------------------
+
+
 class UpdateV2View(ConductorView):
     """POST /api/tasks/update-v2: apply a TaskResult, then hand the same worker the next task of
     the same type and domain. 204 when the task is not terminal after the update (IN_PROGRESS,
@@ -167,7 +170,7 @@ class UpdateV2View(ConductorView):
         if errors:
             raise DefinitionError(errors)
         extend_lease = bool(body.get("extendLease"))
-        result = task_update(
+        result = task_services.task_update(
             task_id=body["taskId"],
             workflow_id=body["workflowInstanceId"],
             status=body.get("status") or "IN_PROGRESS",
