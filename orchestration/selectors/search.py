@@ -90,8 +90,9 @@ def _matching_tasks(query: str | None, free_text: str | None) -> QuerySet[Task]:
     return tasks.filter(task_free_text(text)) if text is not None else tasks
 
 
-def matching_workflows(query: str | None, free_text: str | None, *, by_tasks: bool = False) -> QuerySet[Workflow]:
-    """Workflows matching a query over workflow fields, or (``by_tasks``) over task fields: a
+def matching_workflows(*, query: str | None, free_text: str | None, by_tasks: bool = False) -> QuerySet[Workflow]:
+    """The query behind ``search_workflows`` (a queryset, so that its plan can be inspected):
+    workflows matching a query over workflow fields, or (``by_tasks``) over task fields: a
     workflow matches when one of its tasks does."""
     if by_tasks:
         if parse_query(query) is None and parse_free_text(free_text) is None:
@@ -124,7 +125,7 @@ def search_workflows(
     through matching *tasks* and then maps them to workflows, so a page can hold fewer workflows
     than ``size`` and ``totalHits`` counts tasks; Baton's page and total are of workflows.
     """
-    qs = matching_workflows(query, free_text, by_tasks=by_tasks)
+    qs = matching_workflows(query=query, free_text=free_text, by_tasks=by_tasks)
     if top_level_only:
         qs = qs.filter(Q(parent_workflow_id__isnull=True) | Q(parent_workflow_id=""))
     order, annotations = _ordering(sort, WORKFLOW, (F("create_time").desc(),))

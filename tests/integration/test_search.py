@@ -489,7 +489,7 @@ def test_free_text_uses_the_trigram_indexes(defs: Defs) -> None:
         cursor.execute("SET LOCAL enable_seqscan = off")
         plans = []
         for by_tasks in (False, True):
-            qs = search.matching_workflows(None, "needle", by_tasks=by_tasks).order_by().values("id")
+            qs = search.matching_workflows(query=None, free_text="needle", by_tasks=by_tasks).order_by().values("id")
             sql, params = qs.query.sql_with_params()
             cursor.execute("EXPLAIN " + sql, params)
             plans.append("\n".join(row[0] for row in cursor.fetchall()))

@@ -1,5 +1,5 @@
 """The search language (orchestration.search.query), its compilation to filters
-(orchestration.search.fields) and the summary formats (orchestration.search.summaries).
+(orchestration.search.fields) and the summary formats (orchestration.documents.summaries).
 No database: filters are compared as Q objects, never run."""
 
 from __future__ import annotations
