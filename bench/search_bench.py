@@ -10,7 +10,7 @@ Use a database of its own: the bench migrates it, deletes the rows it loaded on 
 share of RUNNING / PAUSED workflows (default 5%), which freeText's cost depends on. Without
 DATABASE_URL it runs on a SQLite file under ``.baton/search-bench`` (never ``make run``'s).
 
-Each search runs through ``orchestration.search.selectors`` and the summary renderers, i.e.
+Each search runs through ``orchestration.selectors.search`` and the summary renderers, i.e.
 everything ``GET /api/workflow/search`` does but HTTP: the figures are per request, in ms
 (median and worst of ``--repeat`` runs after one warm-up). ``--explain`` prints PostgreSQL's
 plan of each page query. ``--write-cost`` (PostgreSQL) times single-row UPDATEs of workflows and
@@ -71,8 +71,8 @@ def _pick(rng: random.Random, weighted: list[tuple[str, float]]) -> str:
 
 
 def _snapshots() -> dict[str, str]:
+    from orchestration import snapshots
     from orchestration.models import DefinitionSnapshot
-    from orchestration.services import store
 
     keys: dict[str, str] = {}
     for name, (_, task_types) in TYPES.items():
@@ -80,7 +80,7 @@ def _snapshots() -> dict[str, str]:
             "name": name, "version": 1, "schemaVersion": 2, "ownerEmail": "bench@example.com",
             "tasks": [{"name": t, "taskReferenceName": f"{t}_ref", "type": "SIMPLE"} for t in task_types],
         }  # fmt: skip
-        keys[name] = store.snapshot_key(data)
+        keys[name] = snapshots.snapshot_key(data)
         DefinitionSnapshot.objects.bulk_create(
             [DefinitionSnapshot(key=keys[name], data=data, create_time=0)], ignore_conflicts=True
         )
@@ -167,7 +167,8 @@ def load(n: int, tasks_per: int, in_flight: float, now: int, seed: int = 7) -> N
 
 
 def _searches(now: int, sample: dict[str, str]) -> list[tuple[str, Callable[[], Any]]]:
-    from orchestration.search import selectors, summaries
+    from orchestration.documents import summaries
+    from orchestration.selectors import definitions, search
 
     order = f"{PREFIX}order_fulfilment"
     wf_fields, task_fields = summaries.WORKFLOW_SUMMARY_FIELDS, summaries.TASK_SUMMARY_FIELDS
@@ -175,14 +176,15 @@ def _searches(now: int, sample: dict[str, str]) -> list[tuple[str, Callable[[], 
     def wf(query: str | None = None, free: str = "*", sort: str | None = None, start: int = 0,
            by_tasks: bool = False) -> Callable[[], Any]:
         def run() -> Any:
-            page = selectors.search_workflows(query=query, free_text=free, sort=sort, start=start, size=100,
-                                              fields=wf_fields, by_tasks=by_tasks)
-            return page.total, summaries.workflow_summaries(page.rows)
+            page = search.search_workflows(query=query, free_text=free, sort=sort, start=start, size=100,
+                                           fields=wf_fields, by_tasks=by_tasks)
+            kinds = definitions.snapshot_classifiers(snapshot_keys=(row["snapshot_id"] for row in page.rows))
+            return page.total, summaries.workflow_summaries(page.rows, kinds)
         return run  # fmt: skip
 
     def task(query: str, sort: str | None = None) -> Callable[[], Any]:
         def run() -> Any:
-            page = selectors.search_tasks(query=query, free_text="*", sort=sort, start=0, size=100, fields=task_fields)
+            page = search.search_tasks(query=query, free_text="*", sort=sort, start=0, size=100, fields=task_fields)
             return page.total, [summaries.task_summary(r, now=now) for r in page.rows]
         return run
 

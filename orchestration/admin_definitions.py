@@ -30,6 +30,7 @@ from orchestration.admin_common import (
     pretty_json,
     truncate,
 )
+from orchestration.errors import DefinitionError, NotFound, ServiceError
 from orchestration.models import TaskDef, Workflow, WorkflowDef
 from orchestration.services.definitions import (
     task_def_delete,
@@ -38,7 +39,6 @@ from orchestration.services.definitions import (
     workflow_def_delete,
     workflow_def_register,
 )
-from orchestration.services.errors import DefinitionError, NotFound, ServiceError
 
 TEXTAREA_ATTRS = {"rows": 30, "cols": 110, "spellcheck": "false", "style": "font-family:monospace;font-size:12px"}
 

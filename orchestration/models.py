@@ -214,6 +214,8 @@ WORKFLOW_FIELDS: tuple[str, ...] = (
     "parent_workflow_task_id", "extra", "create_time", "update_time", "end_time", "last_retried_time",
     "next_check_at",
 )
+# What a Task document needs of its workflow, read with the claim (a poll answers with it).
+WORKFLOW_INFO: tuple[str, ...] = ("id", "name", "correlation_id", "snapshot_id")
 
 
 class TaskLog(models.Model):

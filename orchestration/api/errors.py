@@ -24,7 +24,7 @@ from rest_framework.views import set_rollback
 
 from orchestration.conductor.java_text import java_string
 from orchestration.error_body import error_body, instance_id
-from orchestration.services.errors import DefinitionError, ServiceError
+from orchestration.errors import DefinitionError, ServiceError
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from rest_framework.views import APIView
 from orchestration.api import openapi as registry
 from orchestration.api import openapi_models as m
 from orchestration.api.openapi import JSON, TEXT, Op, Param, Reply, Route
-from orchestration.services.metadata_extra import server_version
+from orchestration.selectors.server import server_version
 
 SECURITY_SCHEME = "X-Authorization"
 METHODS = ("get", "post", "put", "patch", "delete")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.urls import re_path
 
 from orchestration.api import urls_auth, urls_control, urls_docs, urls_events, urls_search, urls_tasks
+from orchestration.api import views_admin as admin
 from orchestration.api import views_metadata as metadata
 from orchestration.api import views_tasks as tasks
 from orchestration.api import views_workflow as workflow
@@ -23,8 +24,8 @@ from orchestration.api.routing import SEGMENT, route
 AREAS = [*urls_docs.urlpatterns, *urls_auth.urlpatterns, *urls_search.urlpatterns, *urls_control.urlpatterns, *urls_tasks.urlpatterns, *urls_events.urlpatterns]
 
 urlpatterns = [
-    route("health", metadata.HealthView.as_view(), "health"),
-    route("api/health", metadata.HealthView.as_view(), "api-health"),
+    route("health", admin.HealthView.as_view(), "health"),
+    route("api/health", admin.HealthView.as_view(), "api-health"),
     *AREAS,
     # --- /api/metadata -------------------------------------------------------------------------
     route("api/metadata/taskdefs", metadata.TaskDefsView.as_view(), "taskdefs"),

@@ -19,9 +19,10 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
 from django.views.decorators.csrf import csrf_exempt
 
+from orchestration.api import views_admin as admin
 from orchestration.api import views_events as events
+from orchestration.api import views_external_storage as storage
 from orchestration.api import views_metadata as metadata
-from orchestration.api import views_metadata_extra as extra
 from orchestration.api.routing import SEGMENT, route
 
 View = Callable[..., HttpResponse]
@@ -63,49 +64,49 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # --- /api/metadata/workflow (before the core's /workflow/{name}) --------------------------
     route(
         "api/metadata/workflow",
-        by_method({"GET": extra.WorkflowDefsFilteredView.as_view()}, metadata.WorkflowDefsView.as_view()),
+        by_method({"GET": metadata.WorkflowDefsFilteredView.as_view()}, metadata.WorkflowDefsView.as_view()),
         "workflowdefs-classifier",
     ),
     route(
         "api/metadata/workflow/validate",
         # A GET of ".../validate" is Conductor's GET of the workflow named "validate".
-        by_method({"POST": extra.ValidateWorkflowDefView.as_view()}, _workflow_def, name="validate"),
+        by_method({"POST": metadata.ValidateWorkflowDefView.as_view()}, _workflow_def, name="validate"),
         "workflowdef-validate",
     ),
     route(
         "api/metadata/workflow/names-and-versions",
-        _get_or_core_def(extra.WorkflowNamesAndVersionsView.as_view(), "names-and-versions"),
+        _get_or_core_def(metadata.WorkflowNamesAndVersionsView.as_view(), "names-and-versions"),
         "workflowdef-names-and-versions",
     ),
-    route("api/metadata/workflow/names", _get_or_core_def(extra.WorkflowNamesView.as_view(), "names"), "workflowdef-names"),
+    route("api/metadata/workflow/names", _get_or_core_def(metadata.WorkflowNamesView.as_view(), "names"), "workflowdef-names"),
     route(
         "api/metadata/workflow/latest-versions",
-        _get_or_core_def(extra.LatestWorkflowDefsView.as_view(), "latest-versions"),
+        _get_or_core_def(metadata.LatestWorkflowDefsView.as_view(), "latest-versions"),
         "workflowdef-latest-versions",
     ),
     route(
         f"api/metadata/workflow/(?P<name>{SEGMENT})/versions",
         by_method(
-            {"GET": extra.WorkflowVersionsView.as_view()}, metadata.WorkflowDefVersionView.as_view(), version="versions"
+            {"GET": metadata.WorkflowVersionsView.as_view()}, metadata.WorkflowDefVersionView.as_view(), version="versions"
         ),
         "workflowdef-versions",
     ),
     # --- misc ----------------------------------------------------------------------------------
-    route("api/version", extra.VersionView.as_view(), "version"),
-    route("api/admin/config", extra.AdminConfigView.as_view(), "admin-config"),
-    route(f"api/admin/task/(?P<tasktype>{SEGMENT})", extra.AdminPendingTasksView.as_view(), "admin-pending-tasks"),
-    route(f"api/admin/sweep/requeue/(?P<workflow_id>{SEGMENT})", extra.AdminRequeueSweepView.as_view(), "admin-requeue"),
+    route("api/version", admin.VersionView.as_view(), "version"),
+    route("api/admin/config", admin.AdminConfigView.as_view(), "admin-config"),
+    route(f"api/admin/task/(?P<tasktype>{SEGMENT})", admin.AdminPendingTasksView.as_view(), "admin-pending-tasks"),
+    route(f"api/admin/sweep/requeue/(?P<workflow_id>{SEGMENT})", admin.AdminRequeueSweepView.as_view(), "admin-requeue"),
     route(
         f"api/admin/consistency/verifyAndRepair/(?P<workflow_id>{SEGMENT})",
-        extra.AdminVerifyAndRepairView.as_view(),
+        admin.AdminVerifyAndRepairView.as_view(),
         "admin-verify-and-repair",
     ),
-    route("api/admin/queues", extra.AdminEventQueuesView.as_view(), "admin-queues"),
-    route("api/queue/size", extra.EventQueueInfoView.as_view(), "queue-size"),
-    route("api/queue", extra.EventQueueInfoView.as_view(), "queue-names"),
+    route("api/admin/queues", events.AdminEventQueuesView.as_view(), "admin-queues"),
+    route("api/queue/size", events.EventQueueInfoView.as_view(), "queue-size"),
+    route("api/queue", events.EventQueueInfoView.as_view(), "queue-names"),
     route(
         "api/(?:workflow|tasks)/(?:externalstoragelocation|external-storage-location)",
-        extra.ExternalStorageLocationView.as_view(),
+        storage.ExternalStorageLocationView.as_view(),
         "external-storage-location",
     ),
 ]

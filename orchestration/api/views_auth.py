@@ -20,9 +20,9 @@ from rest_framework.response import Response
 from orchestration.api import wire
 from orchestration.api.errors import api_not_found
 from orchestration.api.renderers import ConductorView
+from orchestration.errors import BadRequest
 from orchestration.security import keys, tokens
 from orchestration.security.middleware import ANONYMOUS, auth_enabled, error_response
-from orchestration.services.errors import BadRequest
 
 # Deliberately not INVALID_TOKEN/EXPIRED_TOKEN: on those the SDK fetches a token and retries,
 # and at the token endpoint itself that would recurse.

@@ -1,5 +1,5 @@
 """``/api/workflow``: control operations, their bulk forms, per-workflow reads and the
-synchronous start (reference §1.2, §4.13).
+synchronous start.
 
 Answers as Conductor's resource does: ``void`` operations 200 with an empty body (typed), the
 three its resource forces to 204 (restart, retry, resetcallbacks) 204, rerun the workflow id as
@@ -20,11 +20,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orchestration.api import wire
+from orchestration.api.execution_documents import task_document, workflow_document
 from orchestration.api.renderers import ConductorView, empty, no_content, text
 from orchestration.definitions.validation import FieldError, validate_start_request
-from orchestration.models import TASK_FIELDS, Task, Workflow
+from orchestration.documents import executions
+from orchestration.errors import BadRequest, DefinitionError, ServiceError
+from orchestration.selectors import tasks, workflows
 from orchestration.services import control, execute
-from orchestration.services.errors import BadRequest, DefinitionError, ServiceError
 from orchestration.services.workflows import workflow_start
 
 log = logging.getLogger(__name__)
@@ -66,17 +68,15 @@ class WorkflowStatusView(ConductorView):
     def get(self, request: Request, workflow_id: str) -> Response:
         include_output = wire.query_bool(request, "includeOutput", False)
         include_variables = wire.query_bool(request, "includeVariables", False)
-        row = Workflow.objects.filter(pk=workflow_id).values("correlation_id", "output", "variables", "status").first()
-        if row is None:
-            raise control.not_found(workflow_id)
+        found = workflows.workflow_status(workflow_id=workflow_id)
         body: dict[str, Any] = {"workflowId": workflow_id}
-        if row["correlation_id"] is not None:
-            body["correlationId"] = row["correlation_id"]
+        if found.correlation_id is not None:
+            body["correlationId"] = found.correlation_id
         if include_output:
-            body["output"] = row["output"]
+            body["output"] = found.output
         if include_variables:
-            body["variables"] = row["variables"]
-        body["status"] = row["status"]
+            body["variables"] = found.variables
+        body["status"] = found.status
         return Response(body)
 
 
@@ -92,16 +92,11 @@ class WorkflowTasksView(ConductorView):
     def get(self, request: Request, workflow_id: str) -> Response:
         start = _int_query(request, "start", 0)
         count = _int_query(request, "count", 15)
-        info = Workflow.objects.filter(pk=workflow_id).values(*wire.WORKFLOW_INFO_FIELDS).first()
-        if info is None:
-            raise control.not_found(workflow_id)
-        rows = Task.objects.filter(workflow_id=workflow_id)
-        statuses = _status_filter(request)
-        if statuses:
-            rows = rows.filter(status__in=statuses)
-        total = rows.count()
-        page = rows.order_by("seq").values("id", "workflow_id", *TASK_FIELDS)[start : start + count]
-        return Response({"totalHits": total, "results": [wire.task_json(r, info) for r in page]})
+        page = tasks.workflow_tasks_page(
+            workflow_id=workflow_id, statuses=_status_filter(request), start=start, count=count
+        )
+        results = [executions.task_json(row, page.workflow) for row in page.rows]
+        return Response({"totalHits": page.total, "results": results})
 
 
 class RemoveView(ConductorView):
@@ -306,7 +301,7 @@ def _step(call: Callable[..., Any], **from_query: tuple[str, Any]) -> Callable[[
 
 
 def _search_step(request: Request, workflow_id: str) -> dict[str, Any]:
-    return wire.workflow_document(workflow_id, include_tasks=wire.query_bool(request, "includeTasks", True))
+    return workflow_document(workflow_id, include_tasks=wire.query_bool(request, "includeTasks", True))
 
 
 def bulk_view(operation: str, method: str, *steps: Callable[[Request, str], Any]) -> Callable[..., Any]:
@@ -370,16 +365,16 @@ class ExecuteView(ConductorView):
             extra={k: body[k] for k in ("externalInputPayloadStoragePath", "createdBy", "idempotencyKey") if body.get(k) is not None},
         )
         outcome = execute.wait_for_signal(workflow_id=workflow_id, task_refs=refs, timeout_seconds=wait)
-        target = wire.workflow_document(workflow_id)
+        target = workflow_document(workflow_id)
         common = {
             "responseType": strategy, "targetWorkflowId": workflow_id, "targetWorkflowStatus": target["status"],
             "requestId": request_id,
         }
         if strategy in ("BLOCKING_TASK", "BLOCKING_TASK_INPUT") and outcome.blocking_tasks:
-            return Response(_task_run(wire.task_json(outcome.blocking_tasks[0]), common, outcome.timed_out))
+            return Response(_task_run(task_document(outcome.blocking_tasks[0]), common, outcome.timed_out))
         shown = target
         if strategy == "BLOCKING_WORKFLOW" and outcome.blocking_workflow_id not in (None, workflow_id):
-            shown = wire.workflow_document(outcome.blocking_workflow_id)
+            shown = workflow_document(outcome.blocking_workflow_id)
         return Response(_workflow_run(shown, common, outcome.timed_out))
 
 

@@ -1,7 +1,8 @@
-"""``/api/metadata``: task and workflow definitions (reference §1.1), and the health check (§1.5).
+"""``/api/metadata``: task and workflow definitions; for workflows also validation, names,
+versions, the latest versions and the classifier filter.
 
-Views only translate HTTP to service calls and back; validation, messages and storage rules live
-in ``services.definitions`` and ``definitions.validation``.
+Views only translate HTTP to calls and back; validation, messages and storage rules live in
+``services.definitions`` and ``definitions.validation``, the reads in ``selectors.definitions``.
 """
 
 from __future__ import annotations
@@ -16,23 +17,19 @@ from rest_framework.response import Response
 from orchestration.api import wire
 from orchestration.api.renderers import ConductorView, empty
 from orchestration.definitions.validation import validate_workflow_def
-from orchestration.models import TaskDef, WorkflowDef
+from orchestration.documents.definitions import task_def_json, workflow_def_json
+from orchestration.errors import BadRequest, DefinitionError, ServiceError
+from orchestration.selectors import definitions as selectors
 from orchestration.services import definitions
-from orchestration.services.errors import BadRequest, DefinitionError, ServiceError
 
-
-class HealthView(ConductorView):
-    def get(self, request: Request) -> Response:
-        # The shape of Conductor's HealthCheckStatus.
-        return Response({"healthResults": [], "suppressedHealthResults": [], "healthy": True})
+# --- task definitions ---------------------------------------------------------------------------
 
 
 class TaskDefsView(ConductorView):
     """GET all TaskDefs, POST a list (upsert), PUT one (update of an existing name)."""
 
     def get(self, request: Request) -> Response:
-        rows = TaskDef.objects.order_by("name").values_list("data", flat=True)
-        return Response([wire.task_def_json(data) for data in rows])
+        return Response([task_def_json(data) for data in selectors.task_defs()])
 
     def post(self, request: Request) -> HttpResponse:
         defs = wire.read_json_array(request, "a list of TaskDef")
@@ -47,19 +44,21 @@ class TaskDefsView(ConductorView):
 
 class TaskDefView(ConductorView):
     def get(self, request: Request, tasktype: str) -> Response:
-        return Response(wire.task_def_json(definitions.task_def_get(tasktype)))
+        return Response(task_def_json(selectors.task_def(name=tasktype)))
 
     def delete(self, request: Request, tasktype: str) -> HttpResponse:
         definitions.task_def_delete(tasktype)
         return empty()
 
 
+# --- workflow definitions -----------------------------------------------------------------------
+
+
 class WorkflowDefsView(ConductorView):
     """GET every WorkflowDef (all versions), POST one (409 unless ``overwrite``), PUT a list."""
 
     def get(self, request: Request) -> Response:
-        rows = WorkflowDef.objects.order_by("name", "version").values_list("data", flat=True)
-        return Response([wire.workflow_def_json(data) for data in rows])
+        return Response([workflow_def_json(data) for data in selectors.workflow_defs()])
 
     def post(self, request: Request) -> HttpResponse:
         overwrite = wire.query_bool(request, "overwrite", False)
@@ -94,13 +93,47 @@ class WorkflowDefsView(ConductorView):
         return Response(body)
 
 
+class WorkflowDefsFilteredView(ConductorView):
+    """GET /metadata/workflow[?classifier=x]: every version of every definition."""
+
+    def get(self, request: Request) -> Response:
+        defs = selectors.workflow_defs(classifier=wire.query_str(request, "classifier"))
+        return Response([workflow_def_json(data) for data in defs])
+
+
 class WorkflowDefView(ConductorView):
     def get(self, request: Request, name: str) -> Response:
         version = wire.query_int(request, "version")
-        return Response(wire.workflow_def_json(definitions.workflow_def_get(name, version)))
+        return Response(workflow_def_json(selectors.workflow_def(name=name, version=version)))
 
 
 class WorkflowDefVersionView(ConductorView):
     def delete(self, request: Request, name: str, version: str) -> HttpResponse:
         definitions.workflow_def_delete(name, wire.path_int(version, "version"))
         return empty()
+
+
+class ValidateWorkflowDefView(ConductorView):
+    def post(self, request: Request) -> HttpResponse:
+        definitions.workflow_def_validate(data=wire.read_json_object(request, "a WorkflowDef"))
+        return empty()
+
+
+class WorkflowNamesView(ConductorView):
+    def get(self, request: Request) -> Response:
+        return Response(selectors.workflow_names())
+
+
+class WorkflowNamesAndVersionsView(ConductorView):
+    def get(self, request: Request) -> Response:
+        return Response(selectors.workflow_names_and_versions())
+
+
+class WorkflowVersionsView(ConductorView):
+    def get(self, request: Request, name: str) -> Response:
+        return Response(selectors.workflow_versions(name=name))
+
+
+class LatestWorkflowDefsView(ConductorView):
+    def get(self, request: Request) -> Response:
+        return Response([workflow_def_json(data) for data in selectors.latest_workflow_defs()])

@@ -1,4 +1,4 @@
-"""Search and lookups over executions (reference §1.2, §1.3):
+"""Search and lookups over executions:
 
     GET  /api/workflow/search               SearchResult<WorkflowSummary>
     GET  /api/workflow/search-v2            SearchResult<Workflow>   (without tasks, as Conductor)
@@ -13,7 +13,7 @@
 Search parameters: ``start`` (0), ``size`` (100), ``sort``, ``freeText`` (``*``), ``query``; the
 workflow searches also take ``topLevelOnly`` (Conductor OSS: only workflows without a parent).
 The language is described in ``orchestration.search.query``, the fields in
-``orchestration.search.fields``.
+``orchestration.search.fields``; the reads are ``orchestration.selectors.search``.
 
 Errors: ``size`` over 5,000 answers Conductor's bean-validation 400 ("Cannot return more than
 5000 workflows. Please use pagination."); Conductor checks it on the workflow searches only,
@@ -31,11 +31,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orchestration.api import views_workflow, wire
+from orchestration.api.execution_documents import task_documents
 from orchestration.api.renderers import ConductorView
 from orchestration.clock import now_ms
-from orchestration.search import selectors, summaries
+from orchestration.documents import executions, summaries
+from orchestration.errors import BadRequest, DefinitionError, FieldError
 from orchestration.search.query import QueryError
-from orchestration.services.errors import BadRequest, DefinitionError, FieldError
+from orchestration.selectors import definitions, search
+from orchestration.selectors.tasks import TASK_ROW_FIELDS
+from orchestration.selectors.workflows import WORKFLOW_ROW_FIELDS
 
 MAX_SEARCH_SIZE = 5_000
 
@@ -84,17 +88,18 @@ class WorkflowSearchView(_StartsWorkflowOnPost):
         method = ("searchWorkflowsByTasks" if self.by_tasks else "searchWorkflows") + ("V2" if self.full else "")
         params = _search_params(request, method=method, noun="workflows")
         top_level_only = wire.query_bool(request, "topLevelOnly", False)
-        fields = selectors.WORKFLOW_ROW_FIELDS if self.full else summaries.WORKFLOW_SUMMARY_FIELDS
+        fields = WORKFLOW_ROW_FIELDS if self.full else summaries.WORKFLOW_SUMMARY_FIELDS
         try:
-            page = selectors.search_workflows(
+            page = search.search_workflows(
                 **params, fields=fields, by_tasks=self.by_tasks, top_level_only=top_level_only
             )
         except QueryError as exc:
             raise BadRequest(exc.message) from None
         if self.full:
-            results = [wire.workflow_json(row, (), include_tasks=False) for row in page.rows]
+            results = [executions.workflow_json(row) for row in page.rows]
         else:
-            results = summaries.workflow_summaries(page.rows)
+            classifiers = definitions.snapshot_classifiers(snapshot_keys=(row["snapshot_id"] for row in page.rows))
+            results = summaries.workflow_summaries(page.rows, classifiers)
         return _search_result(page.total, results)
 
 
@@ -119,13 +124,13 @@ class TaskSearchView(ConductorView):
 
     def get(self, request: Request) -> Response:
         params = _search_params(request, method="search" + ("V2" if self.full else ""), noun="tasks")
-        fields = selectors.TASK_ROW_FIELDS if self.full else summaries.TASK_SUMMARY_FIELDS
+        fields = TASK_ROW_FIELDS if self.full else summaries.TASK_SUMMARY_FIELDS
         try:
-            page = selectors.search_tasks(**params, fields=fields)
+            page = search.search_tasks(**params, fields=fields)
         except QueryError as exc:
             raise BadRequest(exc.message) from None
         if self.full:
-            results = wire.tasks_json(page.rows)
+            results = task_documents(page.rows)
         else:
             now = now_ms()
             results = [summaries.task_summary(row, now=now) for row in page.rows]
@@ -137,12 +142,12 @@ class TaskSearchV2View(TaskSearchView):
 
 
 class RunningWorkflowsView(ConductorView):
-    """``GET /api/workflow/running/{name}``; see ``selectors.running_workflow_ids`` for
+    """``GET /api/workflow/running/{name}``; see ``search.running_workflow_ids`` for
     Conductor's two readings (version is ignored without a time range, as in Conductor)."""
 
     def get(self, request: Request, name: str) -> Response:
         version = wire.query_int(request, "version", 1)
-        ids = selectors.running_workflow_ids(
+        ids = search.running_workflow_ids(
             name=name,
             version=1 if version is None else version,
             start_time=wire.query_int(request, "startTime"),
@@ -155,14 +160,14 @@ def _correlated_documents(
     request: Request, name: str, correlation_ids: list[str]
 ) -> dict[str, list[dict[str, Any]]]:
     include_tasks = wire.query_bool(request, "includeTasks", False)
-    found = selectors.correlated_workflows(
+    found = search.correlated_workflows(
         name=name,
         correlation_ids=correlation_ids,
         include_closed=wire.query_bool(request, "includeClosed", False),
         include_tasks=include_tasks,
     )
     return {
-        cid: [wire.workflow_json(row, tasks, include_tasks) for row, tasks in pairs] for cid, pairs in found.items()
+        cid: [executions.workflow_json(row, tasks) for row, tasks in pairs] for cid, pairs in found.items()
     }
 
 

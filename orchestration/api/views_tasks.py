@@ -1,4 +1,5 @@
-"""``/api/tasks``: polling, task results, reading a task (reference §1.3, §2.7, §4.9)."""
+"""``/api/tasks``: polling, task results (by id, with the next poll, by reference name), reading
+a task, a task's log."""
 
 from __future__ import annotations
 
@@ -10,12 +11,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orchestration.api import wire
-from orchestration.api.renderers import ConductorView, no_content, text
+from orchestration.api.execution_documents import task_documents, workflow_document
+from orchestration.api.renderers import ConductorView, empty, no_content, text
 from orchestration.conductor.json_types import fits_java_type, java_type_error
+from orchestration.definitions.model import SYSTEM_TASK_TYPES
 from orchestration.definitions.validation import FieldError
-from orchestration.services.errors import DefinitionError
+from orchestration.documents import executions
+from orchestration.errors import BadRequest, DefinitionError, NotFound
+from orchestration.selectors import tasks as task_selectors
+from orchestration.services import tasks as task_services
 from orchestration.services.polling import task_poll
-from orchestration.services.tasks import UPDATE_STATUSES, task_update
+from orchestration.services.tasks import UPDATE_STATUSES
 
 # Conductor's single poll is a batch poll of one with a 100 ms long-poll (ExecutionService).
 SINGLE_POLL_TIMEOUT_MS = 100
@@ -58,7 +64,7 @@ def log_lines(logs: list[Any] | None) -> list[str]:
 
 class TaskUpdateView(ConductorView):
     """POST /api/tasks with a TaskResult; answers the task id as text/plain. A result for a
-    task that is already terminal changes nothing and still answers 200 (reference §1.3)."""
+    task that is already terminal changes nothing and still answers 200."""
 
     def post(self, request: Request) -> HttpResponse:
         body = wire.read_json_object(request, "a TaskResult")
@@ -66,12 +72,12 @@ class TaskUpdateView(ConductorView):
         if errors:
             raise DefinitionError(errors)
         extend_lease = bool(body.get("extendLease"))
-        task_update(
+        task_services.task_update(
             task_id=body["taskId"],
             workflow_id=body["workflowInstanceId"],
             # A lease extension only refreshes updateTime; its status is irrelevant.
             status=body.get("status") or "IN_PROGRESS",
-            # TaskResult.outputData defaults to {} and replaces the task's output (§2.7).
+            # TaskResult.outputData defaults to {} and replaces the task's output.
             output=body.get("outputData") or {},
             reason=body.get("reasonForIncompletion"),
             worker_id=body.get("workerId"),
@@ -97,7 +103,7 @@ class PollView(ConductorView):
             count=1,
             timeout_ms=SINGLE_POLL_TIMEOUT_MS,
         )
-        docs = wire.tasks_json(rows)
+        docs = task_documents(rows)
         if not docs:
             return no_content()
         return Response(docs[0])
@@ -114,12 +120,13 @@ class BatchPollView(ConductorView):
             count=wire.query_int(request, "count", 1) or 0,
             timeout_ms=wire.query_int(request, "timeout", SINGLE_POLL_TIMEOUT_MS) or 0,
         )
-        return Response(wire.tasks_json(rows))
+        return Response(task_documents(rows))
 
 
 class TaskView(ConductorView):
     def get(self, request: Request, task_id: str) -> Response:
-        return Response(wire.task_document(task_id))
+        found = task_selectors.task_with_workflow(task_id=task_id)
+        return Response(executions.task_json(found.task, found.workflow))
 
 
 class AckView(ConductorView):
@@ -128,3 +135,95 @@ class AckView(ConductorView):
 
     def post(self, request: Request, task_id: str) -> HttpResponse:
         return text("true")
+
+
+# --- a result and the next task -----------------------------------------------------------------
+
+
+class UpdateV2View(ConductorView):
+    """POST /api/tasks/update-v2: apply a TaskResult, then hand the same worker the next task of
+    the same type and domain. 204 when the task is not terminal after the update (IN_PROGRESS,
+    lease extension) or when nothing is waiting. A result for a task that was already terminal
+    changes nothing and still polls, as Conductor's does."""
+
+    def post(self, request: Request) -> HttpResponse:
+        body = wire.read_json_object(request, "a TaskResult")
+        errors = task_result_errors(body)
+        if errors:
+            raise DefinitionError(errors)
+        extend_lease = bool(body.get("extendLease"))
+        result = task_services.task_update(
+            task_id=body["taskId"],
+            workflow_id=body["workflowInstanceId"],
+            status=body.get("status") or "IN_PROGRESS",
+            output=body.get("outputData") or {},
+            reason=body.get("reasonForIncompletion"),
+            worker_id=body.get("workerId"),
+            callback_after_seconds=int(body.get("callbackAfterSeconds") or 0),
+            logs=log_lines(body.get("logs")),
+            extend_lease=extend_lease,
+        )
+        if extend_lease or (result.applied and not result.terminal):
+            return no_content()
+        found = result.queue or task_selectors.task_queue(task_id=result.task_id)
+        # Never hand a system task's queue to a REST worker, whatever it reported on.
+        if found is None or found[0] in SYSTEM_TASK_TYPES:
+            return no_content()
+        rows = task_poll(
+            task_type=found[0], worker_id=body.get("workerId"), domain=found[1], count=1,
+            timeout_ms=SINGLE_POLL_TIMEOUT_MS,
+        )
+        docs = task_documents(rows)
+        return Response(docs[0]) if docs else no_content()
+
+
+# --- results by reference name ------------------------------------------------------------------
+
+
+class UpdateByRefView(ConductorView):
+    """POST /api/tasks/{workflowId}/{taskRefName}/{status}: the body (an output map) is merged
+    into the task's output. Answers the task id as text, or an empty 200 when the workflow has
+    no open task with that reference name."""
+
+    def post(self, request: Request, workflow_id: str, ref: str, status: str) -> HttpResponse:
+        output = wire.read_json_object(request, "the task output")
+        task_id = task_services.task_update_by_ref(
+            workflow_id=workflow_id, ref=ref, status=status, output=output, worker_id=request_worker_id(request)
+        )
+        return text(task_id) if task_id else empty()
+
+
+class UpdateByRefSyncView(ConductorView):
+    """POST /api/tasks/{workflowId}/{taskRefName}/{status}/sync: the same, answering the
+    workflow as it is after the update (and the decide it triggers)."""
+
+    def post(self, request: Request, workflow_id: str, ref: str, status: str) -> Response:
+        output = wire.read_json_object(request, "the task output")
+        task_id = task_services.task_update_by_ref(
+            workflow_id=workflow_id, ref=ref, status=status, output=output, worker_id=request_worker_id(request)
+        )
+        if task_id is None:
+            raise NotFound(f"Found no running task {ref} of workflow {workflow_id} to update")
+        return Response(workflow_document(workflow_id))
+
+
+# --- task logs ----------------------------------------------------------------------------------
+
+
+class TaskLogView(ConductorView):
+    """POST /api/tasks/{taskId}/log stores the raw body as one line (a JSON string keeps its
+    quotes, as in Conductor); GET lists them, 204 when there are none (Conductor OSS)."""
+
+    def post(self, request: Request, task_id: str) -> HttpResponse:
+        raw = request.body
+        if not raw:
+            raise BadRequest("Required request body is missing")
+        line = raw.decode("utf-8", errors="replace")
+        if "\x00" in line:  # PostgreSQL text cannot hold it; refuse it on every database alike
+            raise BadRequest("A log line must not contain the NUL character")
+        task_services.task_log_append(task_id=task_id, line=line)
+        return empty()
+
+    def get(self, request: Request, task_id: str) -> HttpResponse:
+        logs = task_services.task_logs(task_id=task_id)
+        return Response(logs) if logs else no_content()

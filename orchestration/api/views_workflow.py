@@ -1,6 +1,6 @@
-"""``/api/workflow``: start workflows and read them (reference §1.2).
+"""``/api/workflow``: start workflows and read them.
 
-Both start forms answer the new workflow id as text/plain (checklist §7.1).
+Both start forms answer the new workflow id as text/plain.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from orchestration.api import views_control, wire
+from orchestration.api.execution_documents import workflow_document
 from orchestration.api.renderers import ConductorView, text
 from orchestration.definitions.validation import validate_start_request
-from orchestration.services import definitions
-from orchestration.services.errors import BadRequest, DefinitionError
+from orchestration.errors import BadRequest, DefinitionError
+from orchestration.selectors import definitions
 from orchestration.services.workflows import workflow_start
 
 # StartWorkflowRequest fields a Workflow carries verbatim (Workflow.extra).
@@ -61,7 +62,7 @@ class WorkflowView(ConductorView):
 
     def get(self, request: Request, key: str) -> Response:
         include_tasks = wire.query_bool(request, "includeTasks", True)
-        return Response(wire.workflow_document(key, include_tasks=include_tasks))
+        return Response(workflow_document(key, include_tasks=include_tasks))
 
     def post(self, request: Request, key: str) -> HttpResponse:
         version = wire.query_int(request, "version")
@@ -72,7 +73,7 @@ class WorkflowView(ConductorView):
             raise BadRequest(f"Request body must be a JSON object (the workflow input), got {wire.json_kind(body)}")
         # This form answers "No such workflow found by name" (the metadata lookup's 404), not the
         # StartWorkflowRequest form's "No such workflow defined".
-        definition = definitions.workflow_def_get(key, version)
+        definition = definitions.workflow_def(name=key, version=version)
         workflow_id = workflow_start(
             name=key,
             version=int(definition.get("version") or 1),

@@ -1,5 +1,5 @@
-"""Control operations on running and finished workflows (reference §4.13): pause, resume,
-terminate, remove, restart, retry, rerun, skip a task, reset callbacks, decide now.
+"""Control operations on running and finished workflows: pause, resume, terminate, remove,
+restart, retry, rerun, skip a task, reset callbacks, decide now.
 
 Every operation is one transaction under the workflow's row lock: the pure functions of
 ``engine.control`` and ``engine.rerun`` change the loaded state, this module writes it back with history rows naming
@@ -26,9 +26,11 @@ from orchestration.engine import timeouts as engine_timeouts
 from orchestration.engine.context import DecideContext
 from orchestration.engine.control import ControlRefused, Refusal
 from orchestration.engine.state import TaskState, WorkflowState
-from orchestration.models import TASK_FIELDS, DecideRequest, History, Task, TaskLog, Workflow, WorkflowDef
+from orchestration.errors import BadRequest, Conflict, NotFound, ServiceError
+from orchestration.models import TASK_FIELDS, DecideRequest, History, Task, TaskLog, Workflow
+from orchestration.selectors import definitions
+from orchestration.selectors.workflows import not_found
 from orchestration.services import store
-from orchestration.services.errors import BadRequest, Conflict, NotFound, ServiceError
 from orchestration.services.workflows import (
     active_domains,
     decide_and_save,
@@ -50,10 +52,6 @@ MAX_DEPTH = 32
 
 class ChangedConcurrently(ServiceError):
     """The workflow kept changing while the operation ran; retrying the request is safe."""
-
-
-def not_found(workflow_id: str) -> NotFound:
-    return NotFound(f"No such workflow found by id: {workflow_id}")
 
 
 def _service_error(refused: ControlRefused) -> ServiceError:
@@ -196,7 +194,7 @@ def workflow_decide_now(*, workflow_id: str, actor: str = "api") -> None:
 def workflow_terminate(*, workflow_id: str, reason: str | None = None, actor: str = "api") -> None:
     """Any status but COMPLETED (409) -> TERMINATED; a TERMINATED workflow is left as it is.
     Open tasks are canceled, children of open sub-workflow tasks terminated, the parent (if
-    any) decided; the failureWorkflow is never started by a terminate (reference §4.10)."""
+    any) decided; the failureWorkflow is never started by a terminate (as in Conductor)."""
     _in_transaction(lambda: _terminate_locked(_locked(workflow_id), reason=reason, actor=actor))
 
 
@@ -274,7 +272,7 @@ def workflow_restart(*, workflow_id: str, use_latest_definitions: bool = False, 
         ctx = _context(wf)
         definition, snapshot_key = wf.definition, None
         if use_latest_definitions and wf.terminal:
-            data = WorkflowDef.objects.filter(name=wf.name).order_by("-version").values_list("data", flat=True).first()
+            data = definitions.find_workflow_def(name=wf.name)
             if data is None:
                 raise NotFound(f"Unable to find latest definition for {workflow_id}")
             snapshot_key, definition = frozen_definition(data)

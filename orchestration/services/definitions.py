@@ -1,4 +1,5 @@
-"""Definition services: register, update, read and delete TaskDefs and WorkflowDefs."""
+"""Definition services: register, update, validate and delete TaskDefs and WorkflowDefs (the
+reads are ``orchestration.selectors.definitions``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from django.conf import settings
 from django.db import transaction
 
 from orchestration.clock import now_ms
-from orchestration.conductor.java_text import java_string
 from orchestration.definitions.validation import DefinitionError, validate_task_def, validate_workflow_def
+from orchestration.errors import BadRequest, Conflict, NotFound
 from orchestration.models import TaskDef, WorkflowDef
-from orchestration.services.errors import BadRequest, Conflict, NotFound
 
 
 def _owner_email_mandatory() -> bool:
@@ -59,17 +59,17 @@ def task_def_update(*, data: Any, actor: str = "api") -> None:
         row.save(update_fields=["data", "update_time"])
 
 
-def task_def_get(name: str) -> dict[str, Any]:
-    data = TaskDef.objects.filter(name=name).values_list("data", flat=True).first()
-    if data is None:
-        raise NotFound(f"No such taskType found by name: {name}")
-    return data
-
-
 def task_def_delete(name: str) -> None:
     deleted, _ = TaskDef.objects.filter(name=name).delete()
     if not deleted:
         raise NotFound(f"No such taskType found by name: {name}")
+
+
+def workflow_def_validate(*, data: Any) -> None:
+    """The registration rules without registering (``POST /metadata/workflow/validate``)."""
+    errors = validate_workflow_def(data, owner_email_mandatory=_owner_email_mandatory(), task_def_lookup=registered_task_def)
+    if errors:
+        raise DefinitionError(errors)
 
 
 def workflow_def_register(*, data: Any, overwrite: bool = False, actor: str = "api") -> dict[str, Any]:
@@ -96,15 +96,6 @@ def workflow_def_register(*, data: Any, overwrite: bool = False, actor: str = "a
             row.update_time = now
             row.save(update_fields=["data", "update_time"])
     return stored
-
-
-def workflow_def_get(name: str, version: int | None = None) -> dict[str, Any]:
-    qs = WorkflowDef.objects.filter(name=name)
-    qs = qs.filter(version=version) if version is not None else qs.order_by("-version")
-    data = qs.values_list("data", flat=True).first()
-    if data is None:
-        raise NotFound(f"No such workflow found by name: {name}, version: {java_string(version)}")
-    return data
 
 
 def workflow_def_delete(name: str, version: int) -> None:

@@ -1,6 +1,7 @@
-"""Event handler definitions (``/api/event``, reference §1.4, §2.8): validate, store, read.
+"""Event handler definitions (``/api/event``): validate, store, remove (the reads are
+``orchestration.selectors.events``).
 
-Only the definitions live here; nothing consumes event queues or runs actions yet (§4.15).
+Only the definitions live here; nothing consumes event queues or runs actions yet.
 
 The handler JSON is stored whole, unknown fields kept (clients of other Conductor flavours send
 extra fields such as ``tags``). Validation follows Conductor's EventHandler bean: ``name``,
@@ -21,8 +22,8 @@ from django.db import IntegrityError, transaction
 from orchestration.clock import now_ms
 from orchestration.conductor.json_types import fits_java_type, java_type_error
 from orchestration.definitions.validation import FieldError
+from orchestration.errors import Conflict, DefinitionError, NotFound
 from orchestration.models import EventHandler
-from orchestration.services.errors import Conflict, DefinitionError, NotFound
 
 ACTION_TYPES = (
     "start_workflow", "complete_task", "fail_task", "terminate_workflow", "update_workflow_variables", "start_agent",
@@ -141,16 +142,3 @@ def event_handler_remove(*, name: str) -> None:
     deleted, _ = EventHandler.objects.filter(name=name).delete()
     if not deleted:
         raise NotFound(f"EventHandler with name {name} not found!")
-
-
-def event_handlers() -> list[dict[str, Any]]:
-    """Every handler as stored, by name."""
-    return list(EventHandler.objects.order_by("name").values_list("data", flat=True))
-
-
-def event_handlers_for_event(*, event: str, active_only: bool = True) -> list[dict[str, Any]]:
-    """The handlers whose ``event`` is exactly ``event`` (only active ones unless told)."""
-    rows = EventHandler.objects.filter(event=event)
-    if active_only:
-        rows = rows.filter(active=True)
-    return list(rows.order_by("name").values_list("data", flat=True))

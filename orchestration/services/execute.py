@@ -19,8 +19,8 @@ from typing import Any
 from django.db.models import Q
 
 from orchestration.engine.state import TERMINAL_TASK, TERMINAL_WORKFLOW
+from orchestration.errors import NotFound
 from orchestration.models import TASK_FIELDS, Task, Workflow
-from orchestration.services.errors import NotFound
 
 POLL_INTERVAL_SECONDS = 0.02
 OPEN = ("SCHEDULED", "IN_PROGRESS")

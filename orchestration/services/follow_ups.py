@@ -14,10 +14,12 @@ from typing import Any, Protocol
 
 from django.db import transaction
 
+from orchestration.documents import executions
 from orchestration.engine.context import FollowUp, StartFailureWorkflow
 from orchestration.engine.state import WorkflowState
+from orchestration.errors import ServiceError
 from orchestration.models import Workflow
-from orchestration.services.errors import ServiceError
+from orchestration.selectors import workflows
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +65,6 @@ def _start_failure_workflow(
 ) -> None:
     """Start the failureWorkflow with the failed workflow's input plus what failed, and write
     its id (or why it could not start) to the failed workflow's output (reference §4.10)."""
-    from orchestration.api import wire  # the API's rendering of a workflow; wire imports this package
-
     payload: dict[str, Any] = {
         **wf.input,
         "workflowId": wf.workflow_id,
@@ -73,7 +73,8 @@ def _start_failure_workflow(
     }
     if follow_up.failed_task_id:
         payload["failureTaskId"] = follow_up.failed_task_id
-    payload["failedWorkflow"] = wire.workflow_document(wf.workflow_id)
+    failed = workflows.workflow_execution(workflow_id=wf.workflow_id)
+    payload["failedWorkflow"] = executions.workflow_json(failed.workflow, failed.tasks)
     try:
         if depth >= MAX_FAILURE_CHAIN:
             raise ServiceError(f"failure workflows started each other more than {MAX_FAILURE_CHAIN} times in a row")

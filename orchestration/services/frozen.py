@@ -21,11 +21,12 @@ from typing import Any
 
 from django.db import connection
 
+from orchestration import snapshots
 from orchestration.conductor.java_text import java_string
 from orchestration.definitions.model import WorkflowDefinition
+from orchestration.errors import NotFound
 from orchestration.models import DefinitionSnapshot, TaskDef, WorkflowDef
-from orchestration.services import statements, store
-from orchestration.services.errors import NotFound
+from orchestration.services import statements
 
 _CACHE_SIZE = 128
 
@@ -78,9 +79,9 @@ def _freeze(definition: dict[str, Any], registered: dict[str, Any]) -> Frozen:
 
     frozen = dict(definition)
     frozen["tasks"] = attach(list(definition.get("tasks") or []))
-    key = store.snapshot_key(frozen)
+    key = snapshots.snapshot_key(frozen)
     parsed = WorkflowDefinition.from_json(frozen)
-    store.remember_definition(key, parsed)
+    snapshots.remember_definition(key, parsed)
     return Frozen(key, parsed, json.dumps(frozen))
 
 
@@ -128,7 +129,7 @@ def frozen_for(name: str, version: int | None) -> Frozen:
         if hit is not None:
             _by_text.move_to_end((text, names, tasks))
     if hit is not None:
-        store.remember_definition(hit.key, hit.definition)
+        snapshots.remember_definition(hit.key, hit.definition)
         return hit
     definition = json.loads(text)
     needed = tuple(sorted({node.name for node in WorkflowDefinition.from_json(definition).walk() if node.task_def is None}))

@@ -11,64 +11,32 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, models
 
-from orchestration.definitions.model import WorkflowDefinition
 from orchestration.engine.results import AppliedResult
 from orchestration.engine.state import TaskState, WorkflowState
 from orchestration.models import (
     CLAIM_COLUMNS,
     TASK_FIELDS,
     WORKFLOW_FIELDS,
+    WORKFLOW_INFO,
     DefinitionSnapshot,
     History,
     Task,
     Workflow,
 )
 from orchestration.services import statements
-
-_SNAPSHOT_CACHE_SIZE = 256
-_snapshot_cache: OrderedDict[str, WorkflowDefinition] = OrderedDict()
-_snapshot_lock = threading.Lock()
+from orchestration.snapshots import definition_for
 
 
 class TaskChangedConcurrently(Exception):
     """A task's status changed between loading the workflow and saving the decision (a worker
     result or claim committed meanwhile): the transaction must roll back and decide again."""
-
-
-def snapshot_key(data: dict[str, Any]) -> str:
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def remember_definition(key: str, definition: WorkflowDefinition) -> None:
-    with _snapshot_lock:
-        _snapshot_cache[key] = definition
-        _snapshot_cache.move_to_end(key)
-        while len(_snapshot_cache) > _SNAPSHOT_CACHE_SIZE:
-            _snapshot_cache.popitem(last=False)
-
-
-def definition_for(key: str) -> WorkflowDefinition:
-    """The parsed frozen definition; parsed once per process (snapshots never change)."""
-    with _snapshot_lock:
-        cached = _snapshot_cache.get(key)
-        if cached is not None:
-            _snapshot_cache.move_to_end(key)
-            return cached
-    data = DefinitionSnapshot.objects.values_list("data", flat=True).get(pk=key)
-    definition = WorkflowDefinition.from_json(data)
-    remember_definition(key, definition)
-    return definition
 
 
 # Every field of a TaskState is either a persisted column or bookkeeping for the save.
@@ -353,8 +321,6 @@ def load_task(task_id: str, *, workflow_id: str) -> TaskState | None:
 
 # --- the claim of a task: SCHEDULED -> IN_PROGRESS ---------------------------------------------
 
-# What a Task document needs of its workflow, read with the claim (a poll answers with it).
-WORKFLOW_INFO = ("id", "name", "correlation_id", "snapshot_id")
 
 
 def _claim_update(vendor: str, in_queue: bool) -> str:

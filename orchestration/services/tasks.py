@@ -17,9 +17,9 @@ from orchestration import dispatch
 from orchestration.clock import now_ms
 from orchestration.conductor.loop_refs import base_ref
 from orchestration.engine.results import RESULT_STATUSES, TaskResult, apply_result
+from orchestration.errors import BadRequest, NotFound
 from orchestration.models import TASK_FIELDS, PollData, Task, TaskLog, Workflow
 from orchestration.services import limits, store, workflows
-from orchestration.services.errors import BadRequest, NotFound
 from orchestration.services.workflows import decide_and_save, lock_busy, redispatch_grace_ms
 
 UPDATE_STATUSES = RESULT_STATUSES

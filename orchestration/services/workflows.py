@@ -19,10 +19,10 @@ from orchestration.engine.context import DecideContext
 from orchestration.engine.decider import decide
 from orchestration.engine.results import AppliedResult
 from orchestration.engine.state import WorkflowState
+from orchestration.errors import BadRequest
 from orchestration.models import DecideRequest, PollData
 from orchestration.services import frozen, store
 from orchestration.services.definitions import registered_task_def
-from orchestration.services.errors import BadRequest
 from orchestration.services.follow_ups import run_follow_ups
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from orchestration import selectors
+from orchestration.selectors import definitions, workflows
 
 
 def _when(ms: int) -> str:
@@ -15,12 +15,12 @@ def _when(ms: int) -> str:
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    workflows = selectors.recent_workflows()
-    for wf in workflows:
+    recent = workflows.recent_workflows()
+    for wf in recent:
         wf["started"] = _when(wf["create_time"])
         wf["duration_ms"] = (wf["end_time"] - wf["create_time"]) if wf["end_time"] else None
     return render(
         request,
         "baton/home.html",
-        {"workflows": workflows, "definitions": selectors.workflow_definitions_summary()},
+        {"workflows": recent, "definitions": definitions.workflow_definitions_summary()},
     )

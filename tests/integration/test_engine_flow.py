@@ -19,14 +19,14 @@ from django.conf import settings
 from django.core.management import call_command
 
 from orchestration import dispatch
+from orchestration.errors import BadRequest, NotFound
 from orchestration.models import DecideRequest, DefinitionSnapshot, History, Task, TaskLog, Workflow
+from orchestration.selectors.definitions import task_def
 from orchestration.services.definitions import (
-    task_def_get,
     task_def_update,
     task_defs_register,
     workflow_def_register,
 )
-from orchestration.services.errors import BadRequest, NotFound
 from orchestration.services.polling import task_poll
 from orchestration.services.sweeper import sweep
 from orchestration.services.tasks import task_update
@@ -278,7 +278,7 @@ def test_definition_edited_after_start_does_not_change_running_workflow(example_
               "outputParameters": {"edited": True}},
         overwrite=True,
     )
-    task_def_update(data={**task_def_get("greet"), "retryCount": 0, "retryDelaySeconds": 0})
+    task_def_update(data={**task_def(name="greet"), "retryCount": 0, "retryDelaySeconds": 0})
 
     # The running workflow still retries greet as its frozen TaskDef says ...
     first = Task.objects.get(workflow_id=running, ref="greet_ref")

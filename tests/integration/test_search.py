@@ -479,7 +479,7 @@ def test_literal_routes_win_and_post_still_starts_by_name(client: Client) -> Non
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="trigram indexes are PostgreSQL-only")
 def test_free_text_uses_the_trigram_indexes(defs: Defs) -> None:
-    from orchestration.search import selectors
+    from orchestration.selectors import search
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE %s", ["search\\_%\\_trgm"])
@@ -489,7 +489,7 @@ def test_free_text_uses_the_trigram_indexes(defs: Defs) -> None:
         cursor.execute("SET LOCAL enable_seqscan = off")
         plans = []
         for by_tasks in (False, True):
-            qs = selectors.matching_workflows(None, "needle", by_tasks=by_tasks).order_by().values("id")
+            qs = search.matching_workflows(query=None, free_text="needle", by_tasks=by_tasks).order_by().values("id")
             sql, params = qs.query.sql_with_params()
             cursor.execute("EXPLAIN " + sql, params)
             plans.append("\n".join(row[0] for row in cursor.fetchall()))

@@ -1,5 +1,5 @@
 """The search language (orchestration.search.query), its compilation to filters
-(orchestration.search.fields) and the summary formats (orchestration.search.summaries).
+(orchestration.search.fields) and the summary formats (orchestration.documents.summaries).
 No database: filters are compared as Q objects, never run."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from django.db.models import F, Q, Value
 
+from orchestration.documents.summaries import utc_string
 from orchestration.search import fields
 from orchestration.search.fields import TASK, WORKFLOW, Like, compile_query, compile_sort
 from orchestration.search.query import (
@@ -22,7 +23,6 @@ from orchestration.search.query import (
     parse_query,
     parse_sort,
 )
-from orchestration.search.summaries import utc_string
 
 
 def one(text: str) -> Comparison:

@@ -1,5 +1,6 @@
 """Search reads: a page of executions and its ``totalHits``, plus the lookups by name and
-correlation id that Conductor's workflow API offers next to search.
+correlation id that Conductor's workflow API offers next to search. The query language and the
+fields a query may name are ``orchestration.search``'s.
 
 Paging is ``OFFSET start LIMIT size`` in a total order: the requested sort keys, then the id,
 so pages never overlap or skip rows that tie on the sort keys.
@@ -22,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Expression, F, Q, QuerySet
 
-from orchestration.models import TASK_FIELDS, WORKFLOW_FIELDS, Task, Workflow, WorkflowStatus
+from orchestration.models import Task, Workflow, WorkflowStatus
 from orchestration.search.fields import (
     TASK,
     WORKFLOW,
@@ -33,16 +34,14 @@ from orchestration.search.fields import (
     workflow_free_text,
 )
 from orchestration.search.query import parse_free_text, parse_query, parse_sort
+from orchestration.selectors.tasks import TASK_ROW_FIELDS
+from orchestration.selectors.workflows import WORKFLOW_ROW_FIELDS
 
 DEFAULT_COUNT_LIMIT = 100_000
 # Conductor's index-backed correlation lookup reads at most 1,000 workflows per correlation id.
 CORRELATED_LIMIT = 1_000
 # What /running/{name} considers running: Conductor's "pending" set (not yet terminal).
 PENDING_STATUSES = (WorkflowStatus.RUNNING, WorkflowStatus.PAUSED)
-
-# Rows for full documents (search-v2, correlated): what orchestration.api.wire renders.
-WORKFLOW_ROW_FIELDS: tuple[str, ...] = ("id", "snapshot_id", *WORKFLOW_FIELDS)
-TASK_ROW_FIELDS: tuple[str, ...] = ("id", "workflow_id", *TASK_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -91,8 +90,9 @@ def _matching_tasks(query: str | None, free_text: str | None) -> QuerySet[Task]:
     return tasks.filter(task_free_text(text)) if text is not None else tasks
 
 
-def matching_workflows(query: str | None, free_text: str | None, *, by_tasks: bool = False) -> QuerySet[Workflow]:
-    """Workflows matching a query over workflow fields, or (``by_tasks``) over task fields: a
+def matching_workflows(*, query: str | None, free_text: str | None, by_tasks: bool = False) -> QuerySet[Workflow]:
+    """The query behind ``search_workflows`` (a queryset, so that its plan can be inspected):
+    workflows matching a query over workflow fields, or (``by_tasks``) over task fields: a
     workflow matches when one of its tasks does."""
     if by_tasks:
         if parse_query(query) is None and parse_free_text(free_text) is None:
@@ -125,7 +125,7 @@ def search_workflows(
     through matching *tasks* and then maps them to workflows, so a page can hold fewer workflows
     than ``size`` and ``totalHits`` counts tasks; Baton's page and total are of workflows.
     """
-    qs = matching_workflows(query, free_text, by_tasks=by_tasks)
+    qs = matching_workflows(query=query, free_text=free_text, by_tasks=by_tasks)
     if top_level_only:
         qs = qs.filter(Q(parent_workflow_id__isnull=True) | Q(parent_workflow_id=""))
     order, annotations = _ordering(sort, WORKFLOW, (F("create_time").desc(),))

@@ -1,6 +1,6 @@
-"""The rest of the metadata API (validate, names, versions, latest versions, classifier) and the
-small endpoints of §1.5 (version, admin, queue info, external storage location), end to end
-through the routes, including how they share paths with the core's ``/workflow/{name}``."""
+"""The workflow metadata listings (validate, names, versions, latest versions, classifier) and
+the server's small endpoints (version, admin, event queue info, external storage location), end
+to end through the routes, including how they share paths with the core's ``/workflow/{name}``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Errors services raise; the REST layer maps them to Conductor's error body (reference §0.1)."""
+"""Errors that services and selectors raise; the REST layer maps each to Conductor's error
+body, with its HTTP status."""
 
 from __future__ import annotations
 

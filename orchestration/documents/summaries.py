@@ -1,4 +1,4 @@
-"""WorkflowSummary and TaskSummary documents (reference §2.9), built from ``.values()`` rows.
+"""WorkflowSummary and TaskSummary documents, built from ``.values()`` rows.
 
 Two things set summaries apart from the execution documents:
 
@@ -17,8 +17,6 @@ Fields are emitted in the order of Conductor's classes; null fields are left out
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,7 +25,6 @@ from django.conf import settings
 
 from orchestration.conductor.java_text import java_string
 from orchestration.conductor.queues import queue_wait_time
-from orchestration.models import DefinitionSnapshot
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -64,49 +61,13 @@ def serialize_input_output(value: Any) -> str:
 # --- documents ---------------------------------------------------------------------------------
 
 
-def _classifier_of(metadata: Any) -> str:
-    # Conductor's WorkflowClassifier.classifierOf(workflowDefinition.metadata).
-    if not isinstance(metadata, Mapping) or not metadata:
-        return "workflow"
-    explicit = metadata.get("classifier")
-    if isinstance(explicit, str) and explicit.strip():
-        return explicit
-    if metadata.get("agent_sdk") is not None or metadata.get("agentDef") is not None:
-        return "agent"
-    return "workflow"
-
-
-# Snapshots never change, so their classifier is cached per process (bounded); a page of
-# summaries reads the missing ones in one query, only their ``metadata``.
-_CLASSIFIER_CACHE_SIZE = 4096
-_classifiers: OrderedDict[str, str] = OrderedDict()
-_classifiers_lock = threading.Lock()
-
-
-def classifiers(snapshot_keys: Iterable[str]) -> dict[str, str]:
-    wanted = set(snapshot_keys)
-    with _classifiers_lock:
-        found = {key: _classifiers[key] for key in wanted if key in _classifiers}
-    missing = wanted - found.keys()
-    if missing:
-        rows = DefinitionSnapshot.objects.filter(key__in=missing).values_list("key", "data__metadata")
-        fetched = {key: _classifier_of(metadata) for key, metadata in rows}
-        found.update(fetched)
-        with _classifiers_lock:
-            _classifiers.update(fetched)
-            while len(_classifiers) > _CLASSIFIER_CACHE_SIZE:
-                _classifiers.popitem(last=False)
-    return found
-
-
 def _non_blank(value: Any) -> Any:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def workflow_summaries(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    rows = list(rows)
-    kinds = classifiers(row["snapshot_id"] for row in rows)
-    return [workflow_summary(row, classifier=kinds.get(row["snapshot_id"], "workflow")) for row in rows]
+def workflow_summaries(rows: Iterable[Mapping[str, Any]], classifiers: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Summaries of workflow rows, given the classifier of each row's snapshot (by key)."""
+    return [workflow_summary(row, classifier=classifiers.get(row["snapshot_id"], "workflow")) for row in rows]
 
 
 def workflow_summary(row: Mapping[str, Any], *, classifier: str = "workflow") -> dict[str, Any]:
