@@ -1,4 +1,4 @@
-"""Search over executions: Conductor's ``/search`` family of endpoints (reference §1.2, §1.3).
+"""Search over executions: Conductor's ``/search`` family of endpoints, for workflows and tasks.
 
 Conductor hands search to an index (Elasticsearch, or the SQL ``workflow_index`` /
 ``task_index`` tables that the PostgreSQL backend fills with summaries). Baton has no second
@@ -10,5 +10,5 @@ nothing to keep in sync. The modules:
 * ``fields``    which names a query may use on workflows and tasks, and how a parsed query
                 becomes a Django ``Q`` (the only place that knows column names).
 * ``selectors`` the reads: one page of rows and its ``totalHits``.
-* ``summaries`` WorkflowSummary / TaskSummary documents (reference §2.9).
+* ``summaries`` WorkflowSummary / TaskSummary documents, the rows search results hold.
 """

@@ -1,4 +1,5 @@
-"""Errors services raise; the REST layer maps them to Conductor's error body (reference §0.1)."""
+"""Errors services raise; the REST layer (``api.errors``) renders each as Conductor's JSON error
+body, with the HTTP status its class names."""
 
 from __future__ import annotations
 

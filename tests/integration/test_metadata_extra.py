@@ -1,5 +1,5 @@
 """The rest of the metadata API (validate, names, versions, latest versions, classifier) and the
-small endpoints of §1.5 (version, admin, queue info, external storage location), end to end
+small endpoints outside metadata (version, admin, queue info, external storage location), end to end
 through the routes, including how they share paths with the core's ``/workflow/{name}``."""
 
 from __future__ import annotations
