@@ -2,8 +2,8 @@
 time, run on a unix socket with persistence off.
 
 Nothing here is needed when ``CELERY_BROKER_URL`` points at a real broker. Persistence is off on
-purpose: broker messages are hints and the database is the truth (DESIGN.md), so a restart that
-loses them only delays work until the sweeper re-publishes it.
+purpose: broker messages are hints and the database is the truth (the rule Baton is built on),
+so a restart that loses them only delays work until the sweeper re-publishes it.
 """
 
 from __future__ import annotations

@@ -130,7 +130,8 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
-# Conductor server flags that change behaviour (reference §4.14).
+# Baton's settings: first Conductor's server flag for whether definitions must name an
+# ownerEmail, then Baton's own knobs for the sweeper, workers, authentication and the database.
 BATON = {
     "OWNER_EMAIL_MANDATORY": _env_bool("BATON_OWNER_EMAIL_MANDATORY", False),
     # How often the sweeper (Celery beat) runs, seconds.

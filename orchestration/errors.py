@@ -1,5 +1,5 @@
-"""Errors that services and selectors raise; the REST layer maps each to Conductor's error
-body, with its HTTP status."""
+"""Errors that services and selectors raise; the REST layer (``api.errors``) renders each as
+Conductor's JSON error body, with the HTTP status its class names."""
 
 from __future__ import annotations
 

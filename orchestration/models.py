@@ -272,7 +272,7 @@ class PollData(models.Model):
 
 
 class EventHandler(models.Model):
-    """A Conductor event handler definition (reference §2.8), kept whole in ``data``."""
+    """A Conductor event handler definition (event, condition, actions), kept whole in ``data``."""
 
     name = models.CharField(max_length=255, unique=True)
     event = models.CharField(max_length=511, db_index=True)

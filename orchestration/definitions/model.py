@@ -92,7 +92,8 @@ class TaskDefinition:
 
     @classmethod
     def adhoc(cls, name: str, *, worker: bool) -> TaskDefinition:
-        """The definition Conductor attaches when none is registered (reference §2.11)."""
+        """The definition Conductor attaches when none is registered: worker tasks get 3 retries
+        and a one-hour response timeout, system tasks no retries."""
         if worker:
             raw = {
                 "name": name, "retryCount": 3, "retryDelaySeconds": 60, "retryLogic": "FIXED",
@@ -131,7 +132,8 @@ class WorkflowTaskNode:
 
     @property
     def task_type(self) -> str:
-        """The ``taskType`` of tasks made from this node (reference §3 table)."""
+        """The ``taskType`` of tasks made from this node, as Conductor names it: a SIMPLE task's
+        name, FORK for both kinds of fork, else the node's own type."""
         if self.type == "SIMPLE":
             return self.name
         if self.type in ("FORK_JOIN", "FORK_JOIN_DYNAMIC"):

@@ -1,4 +1,5 @@
-"""Definition validation with Conductor's rules and messages (reference §2.1–2.4, §2.11, §4.14).
+"""Validation of task definitions, workflow definitions and start requests, with Conductor's rules
+and messages (including ownerEmail, when required, and schemaVersion 2 only).
 
 Pure Python over the JSON a client sent: every function takes ``Any`` and returns a list of
 ``FieldError`` (empty means valid), so the REST layer can answer Conductor's 400 body without a

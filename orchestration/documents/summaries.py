@@ -1,4 +1,5 @@
-"""WorkflowSummary and TaskSummary documents, built from ``.values()`` rows.
+"""WorkflowSummary and TaskSummary documents (what Conductor's search endpoints return), built
+from ``.values()`` rows.
 
 Two things set summaries apart from the execution documents:
 

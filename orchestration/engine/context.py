@@ -28,7 +28,7 @@ def _no_active_domains(task_type: str) -> frozenset[str]:
     return frozenset()
 
 
-# Where a task carries its TaskDef's concurrency and rate limits (reference §4.7): copied at
+# Where a task carries its TaskDef's concurrentExecLimit and rate limit: copied at
 # creation so that handing the task out (services.limits) needs no read of the definition, and
 # only tasks that have limits carry the key (the unlimited claim pays nothing).
 LIMITS_KEY = "_limits"
@@ -50,7 +50,8 @@ def task_limits(task_def: TaskDefinition | None) -> dict[str, Any]:
 @dataclass(frozen=True, slots=True)
 class StartFailureWorkflow:
     """Follow-up: start the definition's ``failureWorkflow`` for this (just failed) workflow
-    (reference §4.10). The decider only says so; the service starts it in the same transaction,
+    (Conductor starts it when the engine, not an API terminate, ends a workflow unsuccessfully).
+    The decider only says so; the service starts it in the same transaction,
     because starting a workflow is I/O (definition lookup, rows) the pure decider must not do."""
 
     name: str
@@ -70,7 +71,7 @@ class DecideContext:
     now: int
     rng: RandomSource = field(default_factory=random.Random)
     new_id: Callable[[], str] = _new_id
-    # task type -> domains with a worker that polled recently (reference §4.8)
+    # task type -> domains with a worker that polled recently (where taskToDomain may send a task)
     active_domains: Callable[[str], frozenset[str]] = _no_active_domains
     new_tasks: list[TaskState] = field(default_factory=list)
     # Tasks that must be published to their queue once the transaction commits.

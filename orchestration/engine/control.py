@@ -1,4 +1,5 @@
-"""Control operations on a workflow's state, as pure functions (reference §4.13).
+"""Control operations on a workflow's state (pause, resume, terminate, restart, retry, skip, reset
+callbacks), as pure functions.
 
 Each function takes the values the service loaded under the workflow's row lock (through a
 ``DecideContext``, which brings the clock, ids and task creation), checks that the operation is
@@ -210,8 +211,9 @@ def retry_check(wf: WorkflowState) -> None:
 
 
 def retry(ctx: DecideContext) -> list[TaskState]:
-    """Retry a terminal workflow from its failed tasks (reference §4.13); returns the retried
-    tasks. The latest attempt of every reference that ended FAILED, FAILED_WITH_TERMINAL_ERROR,
+    """Retry a terminal workflow from its failed tasks; returns the retried tasks.
+
+    The latest attempt of every reference that ended FAILED, FAILED_WITH_TERMINAL_ERROR,
     TIMED_OUT or CANCELED gets a new attempt; joins and loops are reopened in place."""
     wf = ctx.workflow
     retry_check(wf)
@@ -293,7 +295,7 @@ def skip(
     ctx: DecideContext, *, ref: str, task_input: dict[str, Any] | None, task_output: dict[str, Any] | None
 ) -> TaskState:
     """A SKIPPED placeholder for a task not scheduled yet: when its predecessor finishes, the
-    decider jumps over it (reference §4.13).
+    decider jumps over it.
 
     Conductor answers every refusal here with an IllegalStateException (HTTP 500); Baton answers
     409 for a workflow that is not RUNNING or a task already scheduled (wrong state) and 400 for

@@ -4,7 +4,7 @@
 (marking what changed), with time, randomness and ids injected. The service layer loads the
 state under the workflow's row lock, calls ``decide`` and writes back what is marked.
 
-It follows Conductor's DeciderService (reference §4.2–4.6): check the workflow timeout, then
+It follows Conductor's DeciderService: check the workflow timeout, then
 repeatedly process every pending task (timeouts, retries, sync execution, successors) until a
 pass changes nothing, then check for completion. Terminal tasks whose successors have been
 computed are flagged ``executed`` and never looked at again, so a pass costs O(pending tasks).
@@ -95,7 +95,7 @@ def _add_failure_workflow(ctx: DecideContext) -> None:
     Judged from the transition (not terminal when loaded, unsuccessful now), so every path that
     ends a workflow in the engine (task failure, TERMINATE, timeouts, operators added later)
     starts it, and deciding an already-ended workflow never starts a second one. A terminate
-    through the API does not go through the decider, so it never starts one (reference §4.10).
+    through the API does not go through the decider, so it never starts one (nor does Conductor's).
     """
     wf = ctx.workflow
     if wf.loaded_status in TERMINAL_WORKFLOW or wf.status not in TERMINAL_WORKFLOW or wf.status == "COMPLETED":
@@ -201,7 +201,9 @@ def _retry(ctx: DecideContext, task: TaskState, node: WorkflowTaskNode | None, t
 
 
 def next_nodes(ctx: DecideContext, node: WorkflowTaskNode) -> list[WorkflowTaskNode]:
-    """The node(s) that follow ``node`` once it is done (reference §4.3)."""
+    """The node(s) that follow ``node`` once it is done: its next sibling; at the end of a branch,
+    what follows the task that owns the branch (outwards, level by level), unless that task's
+    operator waits for its branches itself (a fork's JOIN, a loop), in which case nothing."""
     location = ctx.workflow.definition.locations.get(node.ref)
     while location is not None:
         if location.index + 1 < len(location.siblings):
@@ -265,7 +267,8 @@ def _end_workflow(ctx: DecideContext, status: str, reason: str | None, *, failed
 
 
 def workflow_output(ctx: DecideContext) -> dict:
-    """outputParameters resolved in the final state, else the last task's output (§4.12)."""
+    """outputParameters resolved in the final state, else the output of the last finished task
+    (by seq), as Conductor computes a workflow's output."""
     wf = ctx.workflow
     params = wf.definition.output_parameters
     if params:

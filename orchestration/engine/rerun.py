@@ -1,6 +1,6 @@
-"""Rerun, and reviving the parents of a sub-workflow that runs again (reference §4.13), as pure
-functions in the manner of ``engine.control``: they change the loaded state and say which task
-rows the service must delete; the service writes, deletes and decides.
+"""Rerun (from the start or from one task), and reviving the parents of a sub-workflow that runs
+again, as pure functions in the manner of ``engine.control``: they change the loaded state and
+say which task rows the service must delete; the service writes, deletes and decides.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Retry policy for failed task attempts (reference §4.4), as pure functions.
+"""Retry policy for failed task attempts, as pure functions.
 
 Behaviour follows Conductor's ``DeciderService.retry``: which attempts may be retried, how long
 the next attempt waits, and the all-attempts ``totalTimeoutSeconds`` guard. Nothing here reads

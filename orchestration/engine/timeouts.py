@@ -1,4 +1,5 @@
-"""Task and workflow timeouts (reference §4.6, §4.9), as pure functions of state and ``now``.
+"""Task and workflow timeouts, and how startDelay and callbackAfterSeconds move their clocks, as
+pure functions of state and ``now``.
 
 Mirrors the checks Conductor's ``DeciderService`` runs for every pending task: total budget,
 per-attempt ``timeoutSeconds``, ``pollTimeoutSeconds``, then ``responseTimeoutSeconds``, in that

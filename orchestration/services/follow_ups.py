@@ -1,5 +1,6 @@
 """The follow-ups a decision asks for, carried out in its transaction after its rows are
-written: for now, starting the definition's failureWorkflow (reference §4.10).
+written: for now, starting the definition's failureWorkflow when the engine ended a workflow
+unsuccessfully.
 
 Starting a workflow decides it, and that decision may ask for follow-ups in turn, so starting
 and following up call each other. The decide that asks passes its start function in, which
@@ -64,7 +65,8 @@ def _start_failure_workflow(
     wf: WorkflowState, follow_up: StartFailureWorkflow, *, actor: str, depth: int, start_workflow: StartWorkflow
 ) -> None:
     """Start the failureWorkflow with the failed workflow's input plus what failed, and write
-    its id (or why it could not start) to the failed workflow's output (reference §4.10)."""
+    its id (or why it could not start) to the failed workflow's output under
+    ``conductor.failure_workflow``, the key Conductor uses."""
     payload: dict[str, Any] = {
         **wf.input,
         "workflowId": wf.workflow_id,

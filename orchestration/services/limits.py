@@ -1,4 +1,4 @@
-"""Concurrency and rate limits of task definitions (reference §4.7), enforced at hand-out.
+"""Concurrency and rate limits of task definitions, enforced when a task is handed out.
 
 A TaskDef's ``concurrentExecLimit`` allows at most N of its tasks IN_PROGRESS at once;
 ``rateLimitPerFrequency`` / ``rateLimitFrequencyInSeconds`` allow at most N hand-outs per sliding

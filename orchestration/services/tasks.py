@@ -181,7 +181,7 @@ def _existing_workflow(task_id: str, workflow_id: str | None) -> str:
     return row
 
 
-# --- results addressed by reference name, signals, logs (reference §1.3) ------------------------
+# --- results addressed by task reference name, signals, logs -----------------------------------
 
 # Task types a signal completes. Conductor signals WAIT only; HUMAN tasks are the other kind of
 # task that waits on the outside world, and nothing but an API call ever completes them.

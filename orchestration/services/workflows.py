@@ -30,7 +30,8 @@ _rng = random.SystemRandom()
 
 
 def active_domains(task_type: str) -> frozenset[str]:
-    """Domains with a worker that polled ``task_type`` in the last 10 s (reference §4.8)."""
+    """Domains with a worker that polled ``task_type`` in the last 10 s: the ones a taskToDomain
+    list may pick (Conductor's activeWorkerLastPollTimeout is 10 s too)."""
     since = now_ms() - 10_000
     rows = PollData.objects.filter(task_type=task_type, last_poll_time__gte=since).values_list("domain", flat=True)
     return frozenset(d for d in rows if d)

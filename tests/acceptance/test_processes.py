@@ -1,7 +1,7 @@
 """Acceptance: workflows run by real ``celery worker`` and ``celery beat`` processes.
 
 Each test starts its processes on the test database and the session's broker (see conftest),
-and covers one promise of DESIGN.md end to end:
+and covers one of Baton's promises end to end:
 - the example workflows complete (or fail) exactly as their definitions say;
 - a worker process killed mid-task costs a response timeout and a retry, not the workflow;
 - deleting every message in the broker delays workflows, it never loses one.

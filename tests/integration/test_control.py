@@ -5,7 +5,7 @@ failureWorkflow, and a control operation racing a worker's result.
 
 Expected task states follow Conductor's test-harness specs (SimpleWorkflowSpec,
 WorkflowAndTaskConfigurationSpec, FailureWorkflowSpec); status codes and messages follow its
-REST resources (reference §1.2, §0.1).
+REST controllers (WorkflowResource and the exception mappers that write its error bodies).
 """
 
 from __future__ import annotations

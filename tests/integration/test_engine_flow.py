@@ -146,7 +146,7 @@ def test_history_records_every_status_change_with_actors(example_definitions: No
         (None, "RUNNING", "COMPLETED", "decider"),
     }
     assert len(history_of(workflow_id)) == len(changes)
-    # Every row about a task names its reference (the worker runtime passes it with the result).
+    # Every row about a task names its task reference name (the worker runtime passes it with the result).
     refs = {task_id: ref for ref, task_id in ids.items()}
     assert all(ref == refs.get(task_id) for task_id, ref, *_ in history_of(workflow_id))
     times = list(History.objects.filter(workflow_id=workflow_id).order_by("id").values_list("at", flat=True))

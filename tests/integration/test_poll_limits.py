@@ -1,4 +1,4 @@
-"""TaskDef concurrency and rate limits (reference §4.7), at hand-out time, for REST polls and for
+"""TaskDef concurrency and rate limits, at hand-out time, for REST polls and for
 Celery workers' claims alike; and the races: N+k pollers at once hand out exactly N.
 
 On SQLite the racing transactions serialize (BEGIN IMMEDIATE); on PostgreSQL they really

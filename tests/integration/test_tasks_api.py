@@ -111,7 +111,8 @@ def test_update_v2_answers_204_when_the_task_stays_open(client: Client, one_task
     assert task is not None
     response = post(client, "/api/tasks/update-v2", result(task, "IN_PROGRESS", callbackAfterSeconds=30))
     assert response.status_code == 204
-    assert Task.objects.get(pk=task["taskId"]).status == "SCHEDULED"  # handed back (§4.9)
+    # An IN_PROGRESS update with a callback hands a worker task back to its queue.
+    assert Task.objects.get(pk=task["taskId"]).status == "SCHEDULED"
     lease = post(client, "/api/tasks/update-v2", {**result(task), "extendLease": True})
     assert lease.status_code == 204
     # The other workflow's task was not handed out by either call.
@@ -382,7 +383,7 @@ def test_poll_routes_still_win(client: Client) -> None:
     assert_error(client.get("/api/tasks/wf/ref/COMPLETED"), 405, "GET")
 
 
-# --- domains (reference §4.8) ----------------------------------------------------------------------
+# --- domains (taskToDomain and the workers that polled recently) -----------------------------------
 
 
 def test_task_goes_to_the_first_domain_with_an_active_worker(client: Client, one_task: tuple[str, str]) -> None:

@@ -1,6 +1,6 @@
-"""The ${...} expression language (reference §4.12), checked against Conductor's behaviour.
+"""The ${...} expression language, checked against Conductor's behaviour.
 
-Expected values come from ParametersUtilsTest, the reference's vectors, and Jayway JSONPath as
+Expected values come from Conductor's ParametersUtilsTest and from Jayway JSONPath as
 Conductor configures it (SUPPRESS_EXCEPTIONS, maps rendered with Java toString).
 """
 
@@ -63,7 +63,7 @@ def doc_ctx(doc: dict[str, Any] = DOC, task_id: str | None = None) -> Expression
 @pytest.mark.parametrize(
     ("expression", "expected"),
     [
-        # reference §4.12
+        # ParametersUtilsTest's basic replacements (PU_DOC holds their inputs)
         ("${name}", "conductor"),
         ("${version}", 2),
         ("Name: ${name}; Version: ${version};", "Name: conductor; Version: 2;"),

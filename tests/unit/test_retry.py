@@ -1,4 +1,4 @@
-"""Table-driven tests for orchestration.engine.retry (reference §4.4)."""
+"""Table-driven tests for orchestration.engine.retry: who may retry, and the delay of each policy."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from orchestration.security import keys, permissions, tokens
 
 R, W, OP, A, P = Role.READ_ONLY, Role.WORKER, Role.OPERATOR, Role.ADMIN, permissions.PUBLIC
 
-# Conductor's API (reference §1) with the least role each route needs. Routes Baton does not
+# Every route of Conductor's REST API with the least role it needs. Routes Baton does not
 # serve yet are listed too: the table must be right before they arrive.
 EXPECTED = [
     ("GET", "/health", P),

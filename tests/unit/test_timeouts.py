@@ -1,4 +1,5 @@
-"""Table-driven tests for orchestration.engine.timeouts (reference §4.6, §4.9)."""
+"""Table-driven tests for orchestration.engine.timeouts: each deadline just before and at its
+instant, with startDelay and callbackAfterSeconds."""
 
 from __future__ import annotations
 

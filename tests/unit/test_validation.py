@@ -1,4 +1,5 @@
-"""Table-driven tests for orchestration.definitions.validation (reference §0.1, §2.1–2.4, §2.11).
+"""Table-driven tests for orchestration.definitions.validation: task and workflow definitions,
+start requests, and the error body that lists what is wrong.
 
 Messages are Conductor's exact texts (WorkflowTaskTypeConstraintTest, WorkflowDefConstraintTest,
 WorkflowDefValidatorTest, TaskDefTest, MetadataServiceTest), so they are asserted verbatim.
@@ -278,7 +279,7 @@ def test_reference_names_unique_across_the_tree() -> None:
     assert find(validate_workflow_def(loop), dup).path == "workflowDef.tasks[0].loopOver[1].taskReferenceName"
 
 
-def test_conductor_reference_uniqueness_example() -> None:
+def test_conductors_reference_name_uniqueness_example() -> None:
     # WorkflowDefConstraintTest.testWorkflowTaskReferenceNameNotUnique: three messages.
     params = {"fileLocation": "${task_2.input.fileLocation}"}
     data = {"name": "sampleWorkflow", "tasks": [task("task_1", inputParameters=params), task("task_2", ref="task_1", inputParameters=params)]}

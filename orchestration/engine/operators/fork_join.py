@@ -1,4 +1,4 @@
-"""FORK_JOIN and JOIN (reference §3.7).
+"""FORK_JOIN and JOIN: run branches side by side, then wait for them.
 
 Scheduling a FORK_JOIN creates, in one decide, a FORK task (already COMPLETED), the first
 task of every branch, and the JOIN that follows it. The JOIN is evaluated in the decide loop

@@ -1,4 +1,4 @@
-"""NOOP: a sync system task that completes at once with no output (reference §3.20)."""
+"""NOOP: a sync system task that completes at once with no output."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SET_VARIABLE: writes each input key into the workflow's variables (reference §3.17)."""
+"""SET_VARIABLE: writes each top-level input key into the workflow's variables, replacing the
+value that was there."""
 
 from __future__ import annotations
 
