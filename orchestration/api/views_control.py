@@ -25,8 +25,8 @@ from orchestration.api.renderers import ConductorView, empty, no_content, text
 from orchestration.definitions.validation import FieldError, validate_start_request
 from orchestration.documents import executions
 from orchestration.errors import BadRequest, DefinitionError, ServiceError
-from orchestration.selectors import tasks, workflows
-from orchestration.services import control, execute
+from orchestration.selectors import blocking, tasks, workflows
+from orchestration.services import control
 from orchestration.services.workflows import workflow_start
 
 log = logging.getLogger(__name__)
@@ -364,7 +364,7 @@ class ExecuteView(ConductorView):
             workflow_def=body.get("workflowDef"),
             extra={k: body[k] for k in ("externalInputPayloadStoragePath", "createdBy", "idempotencyKey") if body.get(k) is not None},
         )
-        outcome = execute.wait_for_signal(workflow_id=workflow_id, task_refs=refs, timeout_seconds=wait)
+        outcome = blocking.wait_for_signal(workflow_id=workflow_id, task_refs=refs, timeout_seconds=wait)
         target = workflow_document(workflow_id)
         common = {
             "responseType": strategy, "targetWorkflowId": workflow_id, "targetWorkflowStatus": target["status"],

@@ -16,7 +16,7 @@ from orchestration.api.execution_documents import task_document, workflow_docume
 from orchestration.api.renderers import ConductorView, empty
 from orchestration.engine.state import TERMINAL_WORKFLOW
 from orchestration.errors import BadRequest, NotFound
-from orchestration.selectors import workflows
+from orchestration.selectors import open_tasks, workflows
 from orchestration.services import tasks as task_services
 
 
@@ -59,7 +59,7 @@ def _await_settled(workflow_id: str, timeout_ms: int) -> tuple[dict[str, Any] | 
     deadline = time.monotonic() + timeout_ms / 1000
     while True:
         status = workflows.current_status(workflow_id=workflow_id)
-        blocked = task_services.blocked_task(workflow_id)
+        blocked = open_tasks.blocked_task(workflow_id=workflow_id)
         if status is None or status in TERMINAL_WORKFLOW or blocked is not None:
             return blocked, False
         if time.monotonic() >= deadline:

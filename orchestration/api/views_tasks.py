@@ -18,6 +18,7 @@ from orchestration.definitions.model import SYSTEM_TASK_TYPES
 from orchestration.definitions.validation import FieldError
 from orchestration.documents import executions
 from orchestration.errors import BadRequest, DefinitionError, NotFound
+from orchestration.selectors import open_tasks
 from orchestration.selectors import tasks as task_selectors
 from orchestration.services import tasks as task_services
 from orchestration.services.polling import task_poll
@@ -225,5 +226,5 @@ class TaskLogView(ConductorView):
         return empty()
 
     def get(self, request: Request, task_id: str) -> HttpResponse:
-        logs = task_services.task_logs(task_id=task_id)
+        logs = open_tasks.task_logs(task_id=task_id)
         return Response(logs) if logs else no_content()

@@ -15,10 +15,10 @@ from django.db import DatabaseError, transaction
 
 from orchestration import dispatch
 from orchestration.clock import now_ms
-from orchestration.conductor.loop_refs import base_ref
 from orchestration.engine.results import RESULT_STATUSES, TaskResult, apply_result
 from orchestration.errors import BadRequest, NotFound
-from orchestration.models import TASK_FIELDS, PollData, Task, TaskLog, Workflow
+from orchestration.models import PollData, Task, TaskLog, Workflow
+from orchestration.selectors import open_tasks
 from orchestration.services import limits, store, workflows
 from orchestration.services.workflows import decide_and_save, lock_busy, redispatch_grace_ms
 
@@ -183,33 +183,12 @@ def _existing_workflow(task_id: str, workflow_id: str | None) -> str:
 
 # --- results addressed by task reference name, signals, logs -----------------------------------
 
-# Task types a signal completes. Conductor signals WAIT only; HUMAN tasks are the other kind of
-# task that waits on the outside world, and nothing but an API call ever completes them.
-SIGNAL_TASK_TYPES = ("WAIT", "HUMAN")
-# How deep a signal looks into running sub-workflows (a guard against a malformed cycle).
-MAX_SIGNAL_DEPTH = 32
 
 
 def _check_status(status: str) -> None:
     if status not in UPDATE_STATUSES:
         names = ", ".join(sorted(UPDATE_STATUSES))
         raise BadRequest(f"Invalid task status '{status}': must be one of {names}")
-
-
-def _open_tasks(workflow_id: str) -> list[dict[str, Any]]:
-    rows = Task.objects.filter(workflow_id=workflow_id, status__in=OPEN).values("id", "workflow_id", *TASK_FIELDS)
-    return sorted(rows, key=lambda r: r["seq"])
-
-
-def pending_task_by_ref(*, workflow_id: str, ref: str) -> dict[str, Any] | None:
-    """The open (non-terminal) task with reference name ``ref``; failing that, the open loop
-    iteration ``ref__N`` with the highest N (Conductor's getPendingTaskForWorkflow)."""
-    rows = _open_tasks(workflow_id)
-    for row in rows:
-        if row["ref"] == ref:
-            return row
-    iterations = [r for r in rows if base_ref(r["ref"], r["iteration"]) == ref]
-    return max(iterations, key=lambda r: (r["iteration"], r["seq"])) if iterations else None
 
 
 def _apply_to_pending(
@@ -233,7 +212,7 @@ def task_update_by_ref(
     _check_status(status)
     if output is not None and not isinstance(output, dict):
         raise BadRequest("output must be a JSON object")
-    pending = pending_task_by_ref(workflow_id=workflow_id, ref=ref)
+    pending = open_tasks.pending_task_by_ref(workflow_id=workflow_id, ref=ref)
     if pending is None:
         return None
     _apply_to_pending(pending, status=status, output=output, worker_id=worker_id,
@@ -241,40 +220,15 @@ def task_update_by_ref(
     return pending["id"]
 
 
-def _sub_workflow_id(row: dict[str, Any]) -> str | None:
-    for source in (row.get("extra"), row.get("output"), row.get("input")):
-        value = source.get("subWorkflowId") if isinstance(source, dict) else None
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def blocked_task(workflow_id: str, *, depth: int = 0) -> dict[str, Any] | None:
-    """The first open WAIT/HUMAN task of the workflow, else of its running sub-workflows (in
-    task order, depth first), as Conductor's signal looks for it."""
-    rows = _open_tasks(workflow_id)
-    for row in rows:
-        if row["task_type"] in SIGNAL_TASK_TYPES:
-            return row
-    if depth >= MAX_SIGNAL_DEPTH:
-        return None
-    for row in rows:
-        child = _sub_workflow_id(row) if row["task_type"] == "SUB_WORKFLOW" else None
-        found = blocked_task(child, depth=depth + 1) if child else None
-        if found is not None:
-            return found
-    return None
-
-
 def task_signal(*, workflow_id: str, status: str, output: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Update the workflow's blocked task (see ``blocked_task``); the task row as it was before
+    """Update the workflow's blocked task (see ``selectors.open_tasks.blocked_task``); the task row as it was before
     the update, or None when nothing is blocked."""
     _check_status(status)
     if output is not None and not isinstance(output, dict):
         raise BadRequest("output must be a JSON object")
     if not Workflow.objects.filter(pk=workflow_id).exists():
         raise NotFound(f"No such workflow found by id: {workflow_id}")
-    pending = blocked_task(workflow_id)
+    pending = open_tasks.blocked_task(workflow_id=workflow_id)
     if pending is None:
         return None
     _apply_to_pending(pending, status=status, output=output, worker_id=None, actor="api:signal")
@@ -284,9 +238,3 @@ def task_signal(*, workflow_id: str, status: str, output: dict[str, Any] | None)
 def task_log_append(*, task_id: str, line: str) -> None:
     """One log line for a task, stored as sent (Conductor does not check that the task exists)."""
     TaskLog.objects.create(task_id=task_id, log=line, created_time=now_ms())
-
-
-def task_logs(*, task_id: str) -> list[dict[str, Any]]:
-    """The task's log as Conductor's TaskExecLog list, oldest first."""
-    rows = TaskLog.objects.filter(task_id=task_id).order_by("id").values_list("log", "created_time")
-    return [{"log": line, "taskId": task_id, "createdTime": created} for line, created in rows]

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from orchestration.services import execute, limits, polling
+from orchestration.selectors import blocking
+from orchestration.services import limits, polling
 
 
 class BrokerWaits:
@@ -62,7 +63,7 @@ class PollingTime:
 
 class ExecuteLooks:
     """Counts the looks the synchronous execute takes at its workflow while it waits (a seam at
-    ``execute.blocking_tasks``), so a worker thread can act while the request is provably still
+    ``blocking.blocking_tasks``), so a worker thread can act while the request is provably still
     waiting, and a test can tell a wait that ran to its deadline from one answered at once."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,7 +71,7 @@ class ExecuteLooks:
         self.workflow_id: str | None = None
         self.closed = False
         self._changed = threading.Condition()
-        real = execute.blocking_tasks
+        real = blocking.blocking_tasks
 
         def watched(workflow_id: str, refs: Any, depth: int = 0) -> Any:
             found = real(workflow_id, refs, depth)
@@ -81,7 +82,7 @@ class ExecuteLooks:
                     self._changed.notify_all()
             return found
 
-        monkeypatch.setattr(execute, "blocking_tasks", watched)
+        monkeypatch.setattr(blocking, "blocking_tasks", watched)
 
     def wait_beyond(self, seen: int, timeout: float = 30) -> bool:
         """Wait until the execute has looked more than ``seen`` times (False: closed or timed out)."""

@@ -1,4 +1,5 @@
-"""Waiting for a workflow started synchronously (``POST /api/workflow/execute/...``).
+"""What blocks a workflow started synchronously (``POST /api/workflow/execute/...``), and the
+wait for it.
 
 Conductor's WorkflowSignalResponder: after the start, the request waits until the workflow is
 terminal or *blocked*: a WAIT task without a deadline is open (it waits for a signal), or one of
