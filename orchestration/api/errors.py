@@ -1,4 +1,4 @@
-"""Every error the API answers, in Conductor's body (reference §0.1):
+"""Every error the API answers, in the JSON body Conductor answers errors with:
 
     {"status": 404, "message": "...", "instance": "<host>", "retryable": false,
      "validationErrors": [{"path", "message", "invalidValue"}]}   # the last only for validation

@@ -4,7 +4,7 @@ The field lists follow Conductor's Java models and its ``schemas/*.json`` (condu
 ``common/`` and ``schemas/``), restated here; the enum values come from Baton's own validation
 code, so the documentation cannot drift from what the server accepts.
 
-Rules shared by every model, as the server applies them (docs/conductor-reference.md §0):
+Rules shared by every model, as the server applies them:
 
 * unknown fields are ignored on input and may appear on output (no ``additionalProperties:
   false`` anywhere);

@@ -3,7 +3,7 @@ routes (so literal segments here win over the core's variables).
 
 This area: workflow control (pause, resume, terminate, remove, restart, retry, rerun, skip,
 resetcallbacks, decide), the bulk forms, ``/{id}/status``, ``/{id}/tasks`` and the synchronous
-``/execute/{name}/{version}`` (reference §1.2). Terminate (``DELETE /api/workflow/{id}``) is
+``/execute/{name}/{version}``. Terminate (``DELETE /api/workflow/{id}``) is
 served by the core ``/api/workflow/{x}`` view, which delegates to ``views_control.terminate``:
 Django routes on the path alone, and that path is the core's.
 """
