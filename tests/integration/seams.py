@@ -102,9 +102,9 @@ class LinedUpCounts:
     """Lines the racers up where the race matters (on PostgreSQL; on SQLite BEGIN IMMEDIATE
     serializes the racing transactions before they count, so there is nothing to line up).
 
-    A racer that has counted the free slots waits, before it claims, until every other racer
-    has counted too, has finished, or is inside the per-TaskDef lock statement (where a working
-    lock parks it until the holder commits). Without the lock, or with the counts made before
+    A racer that has counted the free slots waits, before it commits its claim, until every
+    other racer has counted too, has finished, or is inside a statement that may park it behind
+    the counting racer: the per-TaskDef lock, or the claim of the same task. Without the lock, or with the counts made before
     it, every racer therefore counts the same free slots before anyone claims, and too many
     tasks are handed out; with it, the racers parked on the lock count after the holder's
     claims are committed."""
@@ -147,7 +147,11 @@ class LinedUpCounts:
 
     def _watch_lock(self, run: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
         me = threading.get_ident()
-        if "pg_advisory_xact_lock" not in sql or self._state.get(me) == "counted":
+        # Two statements can park a racer behind another: the per-TaskDef lock, and the claim of
+        # a task that another racer has claimed and not committed yet (its row is locked; once
+        # that racer commits, the claim finds the task taken and moves on).
+        blocking = "pg_advisory_xact_lock" in sql or "poll_count = poll_count + 1" in sql
+        if not blocking or self._state.get(me) == "counted":
             return run(sql, params, many, context)
         self._set("at lock")
         try:
