@@ -163,9 +163,6 @@ BATON = {
     # for the disk. A database crash may forget the claims of its last fraction of a second;
     # those tasks are handed out again, as after a worker crash (services.fastpath).
     "ASYNC_CLAIM_COMMIT": _env_bool("BATON_ASYNC_CLAIM_COMMIT", True),
-    # Plain Redis broker: push and pop task messages as kombu's Redis envelope with redis-py,
-    # not through kombu's producers and consumers (orchestration.dispatch.redis_direct).
-    "REDIS_DIRECT_MESSAGES": _env_bool("BATON_REDIS_DIRECT_MESSAGES", False),
 }
 
 LOGGING = {

@@ -1,11 +1,9 @@
-"""What Baton puts on the broker and takes off it: Celery protocol-2 task messages on the right
-queues, taken in order by REST polls, and nothing raised when the broker is down (the sweeper
-publishes again). Each test runs both ways of talking to the broker: kombu's producers and
-consumers (the default) and, with BATON["REDIS_DIRECT_MESSAGES"], plain Redis commands."""
+"""What Baton puts on the broker and takes off it, through kombu's producers and consumers:
+Celery protocol-2 task messages on the right queues, taken in order by REST polls, and nothing
+raised when the broker is down (the sweeper publishes again)."""
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -19,13 +17,6 @@ from kombu import Connection, Consumer
 
 from conductor_project.celery import app as celery_app
 from orchestration import dispatch
-from orchestration.dispatch import redis_direct
-
-
-@pytest.fixture(params=["kombu", "redis_direct"])
-def message_path(request: pytest.FixtureRequest, settings: Any) -> str:
-    settings.BATON = {**settings.BATON, "REDIS_DIRECT_MESSAGES": request.param == "redis_direct"}
-    return str(request.param)
 
 
 @pytest.fixture
@@ -48,21 +39,26 @@ def _receive(queue: str, count: int) -> list[tuple[dict, list]]:
     return received
 
 
-def test_task_and_decide_messages_are_celery_task_messages(message_path: str, task_type: str) -> None:
+def test_task_and_decide_messages_are_celery_task_messages(task_type: str, redis_client: redis.Redis) -> None:
     queue = dispatch.broker_queue(task_type)
     dispatch.publish_tasks([("task-1", task_type, task_type), ("task-2", task_type, task_type)])
     dispatch.publish_tasks([("task-3", task_type, task_type)])
+    redis_client.delete(dispatch.DECIDE_QUEUE)  # older decide requests of this session
+    dispatch.publish_decide("workflow-1")
     messages = _receive(queue, 3)
+    decides = _receive(dispatch.DECIDE_QUEUE, 1)
     assert [body[0] for _, body in messages] == [["task-1"], ["task-2"], ["task-3"]]
-    for headers, body in messages:
+    assert [(headers["task"], body[0]) for headers, body in decides] == [(dispatch.DECIDE_TASK, ["workflow-1"])]
+    for headers, _ in messages:
         assert headers["task"] == dispatch.worker_task_name(task_type)
+    for headers, body in messages + decides:
         assert headers["lang"] == "py" and headers["ignore_result"] is True
         assert headers["id"] == headers["root_id"] and headers["eta"] is None
         assert body[1] == {} and body[2]["chain"] is None
-    assert len({headers["id"] for headers, _ in messages}) == 3
+    assert len({headers["id"] for headers, _ in messages + decides}) == 4
 
 
-def test_polls_take_published_messages_in_order(message_path: str, task_type: str, redis_client: redis.Redis) -> None:
+def test_polls_take_published_messages_in_order(task_type: str, redis_client: redis.Redis) -> None:
     queue = dispatch.broker_queue(task_type)
     dispatch.publish_tasks([(f"task-{i}", task_type, task_type) for i in range(3)])
     assert dispatch.take_task_ids(queue, 2) == ["task-0", "task-1"]
@@ -71,7 +67,7 @@ def test_polls_take_published_messages_in_order(message_path: str, task_type: st
     assert redis_client.llen(queue) == 0
 
 
-def test_polls_take_messages_that_celery_itself_sent(message_path: str, task_type: str) -> None:
+def test_polls_take_messages_that_celery_itself_sent(task_type: str) -> None:
     """A message from send_task (another producer, say) is as good as one of Baton's."""
     queue = dispatch.broker_queue(task_type)
     current_app.send_task(dispatch.worker_task_name(task_type), args=["from-celery"], queue=dispatch.queue_decl(queue))
@@ -79,7 +75,7 @@ def test_polls_take_messages_that_celery_itself_sent(message_path: str, task_typ
 
 
 def test_a_long_poll_wakes_on_a_message_published_while_it_waits(
-    message_path: str, task_type: str, monkeypatch: pytest.MonkeyPatch
+    task_type: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     queue = dispatch.broker_queue(task_type)
     waiting = threading.Event()
@@ -99,28 +95,8 @@ def test_a_long_poll_wakes_on_a_message_published_while_it_waits(
     assert dispatch.wait_for_task_ids(queue, 1, timeout=0.05) == []
 
 
-def test_the_default_way_is_kombus_and_the_setting_switches_to_plain_redis(
-    message_path: str, task_type: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Whichever way is off is not used at all: each test above ran the way it names."""
-
-    def unused(*args: Any, **kwargs: Any) -> Any:
-        raise AssertionError("the way that is switched off was used")
-
-    if message_path == "kombu":
-        monkeypatch.setattr(redis_direct, "send", unused)
-        monkeypatch.setattr(redis_direct, "take", unused)
-    else:
-        monkeypatch.setattr(kombu.Producer, "publish", unused)
-        monkeypatch.setattr(kombu.Queue, "get", unused)
-    queue = dispatch.broker_queue(task_type)
-    dispatch.publish_tasks([("one", task_type, task_type)])
-    dispatch.publish_tasks([("two", task_type, task_type), ("three", task_type, task_type)])
-    assert dispatch.take_task_ids(queue, 5) == ["one", "two", "three"]
-
-
 def test_threads_publishing_at_once_share_the_producers_safely(
-    message_path: str, task_type: str, redis_client: redis.Redis
+    task_type: str, redis_client: redis.Redis
 ) -> None:
     errors: list[BaseException] = []
 
@@ -147,7 +123,7 @@ def _broker_clients(redis_client: redis.Redis) -> int:
 
 
 def test_publishers_and_pollers_in_new_threads_reuse_the_process_broker_connections(
-    message_path: str, task_type: str, redis_client: redis.Redis
+    task_type: str, redis_client: redis.Redis
 ) -> None:
     """Django runs requests on many threads: a broker connection per thread (or per publish)
     would mean a new connection per request."""
@@ -167,7 +143,7 @@ def test_publishers_and_pollers_in_new_threads_reuse_the_process_broker_connecti
 
 
 def test_a_broker_that_is_down_loses_the_message_quietly_and_the_next_publish_recovers(
-    message_path: str, task_type: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    task_type: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # An app whose broker is down: nothing listens on port 1, every connection attempt is
     # refused at once. Celery reads CELERY_BROKER_URL from the environment before its setting.
@@ -188,17 +164,3 @@ def test_a_broker_that_is_down_loses_the_message_quietly_and_the_next_publish_re
     assert "could not publish decide" in caplog.text
     dispatch.publish_tasks([("kept", task_type, task_type)])
     assert [body[0] for _, body in _receive(queue, 1)] == [["kept"]]
-
-
-def test_the_direct_envelope_is_the_one_kombu_pushes(settings: Any, task_type: str, redis_client: redis.Redis) -> None:
-    """With REDIS_DIRECT_MESSAGES on, Baton pushes kombu's Redis envelope itself; a Celery worker
-    must not see a difference."""
-    queue = dispatch.broker_queue(task_type)
-    for direct in (True, False):
-        settings.BATON = {**settings.BATON, "REDIS_DIRECT_MESSAGES": direct}
-        dispatch.publish_tasks([("task-9", task_type, task_type)])
-    ours, kombus = (json.loads(raw) for raw in reversed(redis_client.lrange(queue, 0, -1)))
-    for envelope in (ours, kombus):  # per-message identities
-        envelope["headers"].pop("id"), envelope["headers"].pop("root_id")
-        envelope["properties"].pop("correlation_id"), envelope["properties"].pop("delivery_tag")
-    assert ours == kombus

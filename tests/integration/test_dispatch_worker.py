@@ -1,8 +1,7 @@
-"""A Celery worker consumes what Baton publishes, both ways of publishing (kombu's producers, the
-default, and plain Redis with BATON["REDIS_DIRECT_MESSAGES"]): Celery's own worker (consumer,
-message strategy, task execution; solo pool, in a thread of this process) runs a task registered
-with ``workers.runtime.worker_task`` from its ``baton.task.<type>`` queue, and Baton's decide task
-from ``baton.decide``."""
+"""Both kinds of worker take what Baton publishes: Celery's own worker (consumer, message strategy,
+task execution; solo pool, in a thread of this process) runs a task registered with
+``workers.runtime.worker_task`` from its ``baton.task.<type>`` queue and Baton's decide task from
+``baton.decide``, and a REST poll takes the task's message off the same queue with kombu."""
 
 from __future__ import annotations
 
@@ -12,11 +11,13 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import kombu
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.db import connection
+from django.test import Client
 
 from conductor_project.celery import app as celery_app
 from orchestration import dispatch
@@ -28,12 +29,6 @@ from workers.runtime import worker_task
 pytestmark = pytest.mark.django_db(transaction=True)
 
 OWNER = "dispatch@baton.local"
-
-
-@pytest.fixture(params=["kombu", "redis_direct"])
-def message_path(request: pytest.FixtureRequest, settings: Any) -> str:
-    settings.BATON = {**settings.BATON, "REDIS_DIRECT_MESSAGES": request.param == "redis_direct"}
-    return str(request.param)
 
 
 class Finished:
@@ -56,6 +51,18 @@ class Finished:
             return self.changed.wait_for(lambda: (name, [arg]) in self.args, timeout)
 
 
+def register_one_task_workflow(task_type: str) -> str:
+    """A workflow of one SIMPLE task of ``task_type`` that gets the workflow's ``name``: its name."""
+    task_defs_register(defs=[{"name": task_type, "retryCount": 0, "ownerEmail": OWNER}])
+    name = f"dispatch_wf_{uuid.uuid4().hex[:8]}"
+    workflow_def_register(data={
+        "name": name, "version": 1, "schemaVersion": 2, "ownerEmail": OWNER,
+        "tasks": [{"name": task_type, "taskReferenceName": "greet", "type": "SIMPLE",
+                   "inputParameters": {"name": "${workflow.input.name}"}}],
+    })  # fmt: skip
+    return name
+
+
 @pytest.fixture
 def finished() -> Iterator[Finished]:
     finished = Finished()
@@ -67,7 +74,7 @@ def finished() -> Iterator[Finished]:
 
 
 def test_a_celery_worker_runs_the_task_and_decide_messages_baton_publishes(
-    message_path: str, finished: Finished, redis_client: redis.Redis
+    finished: Finished, redis_client: redis.Redis
 ) -> None:
     task_type = f"dispatch_worker_{uuid.uuid4().hex[:8]}"
     ran: list[dict[str, Any]] = []
@@ -77,13 +84,7 @@ def test_a_celery_worker_runs_the_task_and_decide_messages_baton_publishes(
         ran.append(task_input)
         return {"greeting": f"hello {task_input['name']}"}
 
-    task_defs_register(defs=[{"name": task_type, "retryCount": 0, "ownerEmail": OWNER}])
-    name = f"dispatch_wf_{uuid.uuid4().hex[:8]}"
-    workflow_def_register(data={
-        "name": name, "version": 1, "schemaVersion": 2, "ownerEmail": OWNER,
-        "tasks": [{"name": task_type, "taskReferenceName": "greet", "type": "SIMPLE",
-                   "inputParameters": {"name": "${workflow.input.name}"}}],
-    })  # fmt: skip
+    name = register_one_task_workflow(task_type)
     # Older decide requests of this test session are no business of this worker.
     redis_client.delete(dispatch.DECIDE_QUEUE)
     queue = dispatch.broker_queue(task_type)
@@ -106,3 +107,30 @@ def test_a_celery_worker_runs_the_task_and_decide_messages_baton_publishes(
     assert workflow.status == "COMPLETED"
     assert Task.objects.get(pk=task_id).output == {"greeting": "hello Ada"}
     assert not DecideRequest.objects.filter(workflow_id=workflow_id).exists()  # the decide task took it
+
+
+def test_a_rest_poll_takes_the_tasks_message_with_kombu(
+    client: Client, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task_type = f"dispatch_rest_{uuid.uuid4().hex[:8]}"
+    name = register_one_task_workflow(task_type)
+    queue = dispatch.broker_queue(task_type)
+    taken: list[str] = []
+    get = kombu.Queue.get
+
+    def get_and_note(self: kombu.Queue, *args: Any, **kwargs: Any) -> Any:
+        message = get(self, *args, **kwargs)
+        if message is not None:
+            taken.append(self.name)
+        return message
+
+    monkeypatch.setattr(kombu.Queue, "get", get_and_note)
+    try:
+        workflow_id = workflow_start(name=name, input={"name": "Ada"})
+        assert redis_client.llen(queue) == 1
+        polled = client.get(f"/api/tasks/poll/{task_type}?workerid=rest-1").json()
+        assert redis_client.llen(queue) == 0
+    finally:
+        redis_client.delete(queue)
+    assert polled["workflowInstanceId"] == workflow_id and polled["inputData"] == {"name": "Ada"}
+    assert taken == [queue]  # the message was taken by the poll, through kombu's Queue.get

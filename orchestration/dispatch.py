@@ -1,5 +1,5 @@
-"""The only code that talks to the broker: it publishes task and decide messages, and takes task
-messages off a queue for REST polls.
+"""The only module that talks to the broker: it publishes task and decide messages, and takes
+task messages off a queue for REST polls.
 
 Every message is a hint: the database is the truth. A lost message delays work until the
 sweeper publishes it again; a duplicate is dropped by the claim's compare-and-set.
@@ -7,8 +7,6 @@ sweeper publishes it again; a duplicate is dropped by the claim's compare-and-se
 Messages are Celery's own task messages (protocol 2, made by ``app.amqp.as_task_v2`` and sent by
 ``app.amqp.send_task_message``) on a producer from Celery's producer pool, so a ``celery worker``
 consumes them like any other; REST polls take them with kombu's ``Queue.get`` and ``Consumer``.
-With ``BATON["REDIS_DIRECT_MESSAGES"]`` on, a plain Redis broker is written and read without kombu
-instead (``orchestration.dispatch.redis_direct``).
 """
 
 from __future__ import annotations
@@ -17,28 +15,20 @@ import functools
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
 from celery import current_app
-from django.conf import settings
+from celery.app.amqp import task_message
 from kombu import Connection, Consumer, Exchange, Message, Queue
 from kombu.common import maybe_declare
 from kombu.exceptions import KombuError
 from kombu.pools import connections as connection_pools
 
-from orchestration.dispatch import redis_direct
-from orchestration.dispatch.messages import message_task_id, task_argument, task_message_for
-
 log = logging.getLogger(__name__)
-
-__all__ = [
-    "DECIDE_QUEUE", "DECIDE_TASK", "SYSTEM_QUEUE", "TASK_QUEUE_PREFIX", "WORKER_TASK_PREFIX", "broker_queue",
-    "publish_decide", "publish_tasks", "queue_decl", "take_task_ids", "task_argument", "task_message_for",
-    "wait_for_task_ids", "worker_task_name",
-]
 
 DECIDE_QUEUE = "baton.decide"
 SYSTEM_QUEUE = "baton.system"
@@ -68,9 +58,34 @@ def worker_task_name(task_type: str) -> str:
     return WORKER_TASK_PREFIX + task_type
 
 
-def direct_messages() -> bool:
-    """Whether a plain Redis broker is written and read without kombu (off by default)."""
-    return bool(settings.BATON["REDIS_DIRECT_MESSAGES"])
+# --- messages ----------------------------------------------------------------------------------
+
+
+def task_message_for(task_name: str, arg: str) -> task_message:
+    """Celery's protocol-2 message of ``task_name(arg)``, results ignored. The argument's repr is
+    given rather than left to Celery's ``saferepr``, which costs more than the rest of the
+    message for what is always one short string."""
+    return current_app.amqp.as_task_v2(
+        str(uuid.uuid4()), task_name, args=[arg], kwargs={}, argsrepr=repr([arg]), kwargsrepr="{}",
+        ignore_result=True,
+    )
+
+
+def task_argument(body: Any) -> str | None:
+    """args[0] of a decoded Celery task message body, when it is a string (the task id or
+    workflow id Baton publishes). Protocol 2: ``[args, kwargs, embed]``; protocol 1: a dict."""
+    args = body.get("args") if isinstance(body, dict) else body[0] if isinstance(body, list | tuple) and body else None
+    return args[0] if isinstance(args, list | tuple) and args and isinstance(args[0], str) else None
+
+
+def _message_task_id(message: Message) -> str | None:
+    """The task id a kombu message carries (``task_argument``); None for one that cannot be read."""
+    try:
+        body = message.decode()
+    except Exception:
+        log.warning("undecodable message dropped from a task queue", exc_info=True)
+        return None
+    return task_argument(body)
 
 
 # --- publishing --------------------------------------------------------------------------------
@@ -80,21 +95,30 @@ def direct_messages() -> bool:
 RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 
 
+def _not_yet_declared(queue: Queue, connection: Connection) -> list[Queue]:
+    """``[queue]`` until it has been declared on ``connection``. kombu's ``maybe_declare`` keeps
+    the same record, but consults it only after copying the queue to bind it to the channel,
+    which cost a tenth of a publish's CPU for nothing once the queue is declared."""
+    return [] if hash(queue) in connection.declared_entities else [queue]
+
+
 def _send_with(producer: Any, messages: list[tuple[str, str, str]]) -> None:
     send = current_app.amqp.send_task_message
     for name, arg, queue in messages:
-        # The queue object makes Celery send on the default exchange, routed by the queue's name,
-        # and declare the queue first (once per connection: kombu remembers), so that a broker
-        # which drops messages to unknown queues (RabbitMQ) keeps them until a worker subscribes.
-        send(producer, name, task_message_for(name, arg), queue=queue_decl(queue), retry=True,
-             retry_policy=RETRY_POLICY)
+        declared = queue_decl(queue)
+        # The queue object makes Celery send on the default exchange, routed by the queue's name.
+        # It is declared first, once per connection, so that a broker which drops messages to
+        # unknown queues (RabbitMQ) keeps them until a worker subscribes.
+        send(producer, name, task_message_for(name, arg), queue=declared,
+             declare=_not_yet_declared(declared, producer.connection), retry=True, retry_policy=RETRY_POLICY)
 
 
 def _send(messages: list[tuple[str, str, str]]) -> None:
-    """(task name, argument, broker queue) triples, in order, on one pooled producer."""
-    if direct_messages() and redis_direct.send(messages):
+    """(task name, argument, broker queue) triples, in order, on one producer from the process'
+    pool (Celery's, whose connections come from kombu's connection pool)."""
+    if not messages:
         return
-    with current_app.producer_or_acquire() as producer:
+    with current_app.producer_pool.acquire(block=True) as producer:
         if len(messages) == 1:
             _send_with(producer, messages)
             return
@@ -157,7 +181,7 @@ def _get_available(bound: Queue, ids: list[str], count: int) -> None:
         message = bound.get(no_ack=True)
         if message is None:
             return
-        task_id = message_task_id(message)
+        task_id = _message_task_id(message)
         if task_id:
             ids.append(task_id)
 
@@ -167,16 +191,13 @@ def take_task_ids(queue: str, count: int) -> list[str]:
     (a poll has the database to fall back on)."""
     ids: list[str] = []
     try:
-        if direct_messages():
-            direct = redis_direct.take(queue, count)
-            if direct is not None:
-                return direct
         with _poll_pool(os.getpid(), current_app.conf.broker_url).acquire(block=True) as conn:
             # One connect attempt: kombu's default retries for seconds.
             conn.ensure_connection(max_retries=0)
             channel = conn.default_channel
             declared = queue_decl(queue)
-            maybe_declare(declared, channel)  # cached per connection: one declare, not one per poll
+            for entity in _not_yet_declared(declared, conn):
+                maybe_declare(entity, channel)  # once per connection: AMQP refuses a get on an unknown queue
             _get_available(declared.bind(channel), ids, count)
     except _broker_errors() as exc:
         log.warning("broker unavailable while polling %s, serving from the database: %s", queue, exc)
@@ -231,7 +252,7 @@ def wait_for_task_ids(queue: str, count: int, timeout: float) -> list[str] | Non
             # Consumer cancelled: nothing more is delivered to it; top up without waiting.
             for message in received:
                 message.ack()
-                task_id = message_task_id(message)
+                task_id = _message_task_id(message)
                 if task_id:
                     ids.append(task_id)
             if received:
