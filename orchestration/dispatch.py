@@ -1,24 +1,32 @@
-"""The only module that talks to the broker.
+"""The only module that talks to the broker: it publishes task and decide messages, and takes
+task messages off a queue for REST polls.
 
 Every message is a hint: the database is the truth. A lost message delays work until the
 sweeper publishes it again; a duplicate is dropped by the claim's compare-and-set.
+
+Messages are Celery's own task messages (protocol 2, made by ``app.amqp.as_task_v2`` and sent by
+``app.amqp.send_task_message``) on a producer from Celery's producer pool, so a ``celery worker``
+consumes them like any other; REST polls take them with kombu's ``Queue.get`` and ``Consumer``.
 """
 
 from __future__ import annotations
 
-import base64
-import json
+import functools
 import logging
 import os
-import socket
-import threading
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
 from celery import current_app
-from kombu import Connection, Exchange, Queue
+from celery.app.amqp import task_message
+from kombu import Connection, Consumer, Exchange, Message, Queue
+from kombu.common import maybe_declare
+from kombu.exceptions import KombuError
+from kombu.pools import connections as connection_pools
 
 log = logging.getLogger(__name__)
 
@@ -50,141 +58,17 @@ def worker_task_name(task_type: str) -> str:
     return WORKER_TASK_PREFIX + task_type
 
 
-# Reconnect once or twice on a dropped broker connection, quickly: a message that still does
-# not go out is the sweeper's to publish again.
-_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
-_EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
-_origin: tuple[int, str] = (0, "")
+# --- messages ----------------------------------------------------------------------------------
 
 
-def _origin_name() -> str:
-    """Who published, as Celery names an anonymous publisher (``gen<pid>@<host>``); computed
-    once per process (a forked pool process gets its own)."""
-    global _origin
-    pid = os.getpid()
-    if _origin[0] != pid:
-        _origin = (pid, f"gen{pid}@{socket.gethostname()}")
-    return _origin[1]
-
-
-def _headers(task_name: str, arg: str, message_id: str) -> dict[str, Any]:
-    """Celery protocol-2 headers (Celery's "Message Protocol") of ``task_name(arg)``, results
-    ignored. Built here rather than by ``send_task``: the general path (routing, signals,
-    argument reprs, option merging) cost as much CPU as everything else on a transition's
-    publish, and these messages are always the same shape: one string argument, no ETA."""
-    return {
-        "lang": "py", "task": task_name, "id": message_id, "shadow": None, "eta": None, "expires": None,
-        "group": None, "group_index": None, "retries": 0, "timelimit": [None, None], "root_id": message_id,
-        "parent_id": None, "argsrepr": repr([arg]), "kwargsrepr": "{}", "origin": _origin_name(),
-        "ignore_result": True, "replaced_task_nesting": 0, "stamped_headers": None, "stamps": {},
-    }  # fmt: skip
-
-
-def _publish(producer: Any, task_name: str, arg: str, queue: str) -> None:
-    """One task message through a kombu producer (any broker)."""
-    message_id = str(uuid.uuid4())
-    producer.publish(
-        [[arg], {}, _EMBED],
-        exchange="",
-        routing_key=queue,
-        # Declared (once per channel, kombu remembers) so that a broker which drops messages
-        # to unknown queues (RabbitMQ) keeps them until a worker subscribes.
-        declare=[queue_decl(queue)],
-        serializer="json",
-        headers=_headers(task_name, arg, message_id),
-        correlation_id=message_id,
-        reply_to="",
-        delivery_mode=2,
-        retry=True,
-        retry_policy=_RETRY_POLICY,
+def task_message_for(task_name: str, arg: str) -> task_message:
+    """Celery's protocol-2 message of ``task_name(arg)``, results ignored. The argument's repr is
+    given rather than left to Celery's ``saferepr``, which costs more than the rest of the
+    message for what is always one short string."""
+    return current_app.amqp.as_task_v2(
+        str(uuid.uuid4()), task_name, args=[arg], kwargs={}, argsrepr=repr([arg]), kwargsrepr="{}",
+        ignore_result=True,
     )
-
-
-# --- Redis: a message is one LPUSH -------------------------------------------------------------
-#
-# On Redis a message published to the default exchange is a JSON envelope pushed onto the list
-# named after the queue (kombu's Redis transport: body base64-encoded, priority 0 = the plain
-# list). kombu's producer took a fifth of a pool process' CPU in the worker's profile to do
-# that (entity declarations, retry wrappers, a channel per publish); Baton pushes the same
-# envelope itself, through one thread-safe redis-py client per process. Consumers are Celery's
-# own, unchanged. Other brokers, TLS and kombu's global_keyprefix take kombu's path.
-
-
-@lru_cache(maxsize=8)
-def _plain_redis(url: str, prefixed: bool) -> bool:
-    """Whether the broker at ``url`` is Redis without TLS and without a key prefix (decided
-    once per URL: a publish to another broker builds no connection object to learn it again)."""
-    connection = Connection(url)
-    return connection.transport_cls == "redis" and not connection.ssl and not prefixed
-
-
-_clients: dict[tuple[int, str], Any] = {}
-_clients_lock = threading.Lock()
-# Publishing gives up quickly: a message that does not go out is the sweeper's to publish again.
-_CLIENT_OPTIONS = {"socket_connect_timeout": 2.0, "socket_timeout": 2.0}
-
-
-def _redis_client(url: str) -> Any:
-    key = (os.getpid(), url)
-    client = _clients.get(key)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(key)
-            if client is None:
-                from redis.backoff import ExponentialBackoff
-                from redis.retry import Retry
-
-                from conductor_project.embedded_redis import client_for_broker_url
-
-                client = client_for_broker_url(
-                    url, client_name=f"baton-publish-{key[0]}", retry=Retry(ExponentialBackoff(0.5, 0.05), 2),
-                    **_CLIENT_OPTIONS,
-                )
-                _clients[key] = client
-    return client
-
-
-def _envelope(task_name: str, arg: str, queue: str) -> str:
-    """What kombu's Redis transport pushes for a JSON message on the default exchange."""
-    message_id = str(uuid.uuid4())
-    body = base64.b64encode(json.dumps([[arg], {}, _EMBED]).encode()).decode("ascii")
-    return json.dumps({
-        "body": body,
-        "content-encoding": "utf-8",
-        "content-type": "application/json",
-        "headers": _headers(task_name, arg, message_id),
-        "properties": {
-            "correlation_id": message_id, "reply_to": "", "delivery_mode": 2,
-            "delivery_info": {"exchange": "", "routing_key": queue}, "priority": 0,
-            "body_encoding": "base64", "delivery_tag": str(uuid.uuid4()),
-        },
-    })  # fmt: skip
-
-
-def _plain_redis_client() -> Any | None:
-    """This process' client for the broker when it is plain Redis (see ``_plain_redis``)."""
-    app = current_app
-    url = app.conf.broker_url
-    prefixed = bool((app.conf.broker_transport_options or {}).get("global_keyprefix"))
-    return _redis_client(url) if _plain_redis(url, prefixed) else None
-
-
-def take_task_ids(queue: str, count: int) -> list[str] | None:
-    """Up to ``count`` messages off a task queue without waiting, as the arguments (task ids)
-    they carry; None when the broker is not plain Redis (then kombu must do it). One RPOP for
-    all of them: kombu's get builds a redis-py client for every message."""
-    client = _plain_redis_client()
-    if client is None:
-        return None
-    raw = client.rpop(queue, count) or []
-    ids = []
-    for envelope in raw:
-        task_id = _envelope_argument(envelope)
-        if task_id is None:
-            log.warning("undecodable message dropped from %s", queue)
-        else:
-            ids.append(task_id)
-    return ids
 
 
 def task_argument(body: Any) -> str | None:
@@ -194,34 +78,58 @@ def task_argument(body: Any) -> str | None:
     return args[0] if isinstance(args, list | tuple) and args and isinstance(args[0], str) else None
 
 
-def _envelope_argument(raw: bytes) -> str | None:
-    """``task_argument`` of a message in kombu's Redis envelope (JSON body, base64 or not)."""
+def _message_task_id(message: Message) -> str | None:
+    """The task id a kombu message carries (``task_argument``); None for one that cannot be read."""
     try:
-        envelope = json.loads(raw)
-        body = envelope["body"]
-        if envelope.get("properties", {}).get("body_encoding") == "base64":
-            body = base64.b64decode(body)
-        return task_argument(json.loads(body))
-    except (ValueError, KeyError, TypeError):
+        body = message.decode()
+    except Exception:
+        log.warning("undecodable message dropped from a task queue", exc_info=True)
         return None
+    return task_argument(body)
+
+
+# --- publishing --------------------------------------------------------------------------------
+
+# Reconnect once or twice on a dropped broker connection, quickly: a message that still does
+# not go out is the sweeper's to publish again.
+RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+
+
+def _not_yet_declared(queue: Queue, connection: Connection) -> list[Queue]:
+    """``[queue]`` until it has been declared on ``connection``. kombu's ``maybe_declare`` keeps
+    the same record, but consults it only after copying the queue to bind it to the channel,
+    which cost a tenth of a publish's CPU for nothing once the queue is declared."""
+    return [] if hash(queue) in connection.declared_entities else [queue]
+
+
+def _send_with(producer: Any, messages: list[tuple[str, str, str]]) -> None:
+    send = current_app.amqp.send_task_message
+    for name, arg, queue in messages:
+        declared = queue_decl(queue)
+        # The queue object makes Celery send on the default exchange, routed by the queue's name.
+        # It is declared first, once per connection, so that a broker which drops messages to
+        # unknown queues (RabbitMQ) keeps them until a worker subscribes.
+        send(producer, name, task_message_for(name, arg), queue=declared,
+             declare=_not_yet_declared(declared, producer.connection), retry=True, retry_policy=RETRY_POLICY)
 
 
 def _send(messages: list[tuple[str, str, str]]) -> None:
-    """(task name, argument, broker queue) triples, in order."""
-    client = _plain_redis_client()
-    if client is not None:
-        if len(messages) == 1:
-            name, arg, queue = messages[0]
-            client.lpush(queue, _envelope(name, arg, queue))
-            return
-        with client.pipeline(transaction=False) as pipe:
-            for name, arg, queue in messages:
-                pipe.lpush(queue, _envelope(name, arg, queue))
-            pipe.execute()
+    """(task name, argument, broker queue) triples, in order, on one producer from the process'
+    pool (Celery's, whose connections come from kombu's connection pool)."""
+    if not messages:
         return
-    with current_app.producer_or_acquire() as producer:
-        for name, arg, queue in messages:
-            _publish(producer, name, arg, queue)
+    with current_app.producer_pool.acquire(block=True) as producer:
+        if len(messages) == 1:
+            _send_with(producer, messages)
+            return
+        try:
+            # One round trip for all of them where the transport can (a Redis pipeline).
+            with producer.batch():
+                _send_with(producer, messages)
+        except _broker_errors():
+            # A batch goes out once, without kombu's reconnect-and-retry: send them again one by
+            # one with it (a message that went out twice is a harmless duplicate).
+            _send_with(producer, messages)
 
 
 def publish_tasks(messages: Iterable[tuple[str, str, str]]) -> None:
@@ -238,3 +146,120 @@ def publish_decide(workflow_id: str) -> None:
         _send([(DECIDE_TASK, workflow_id, DECIDE_QUEUE)])
     except Exception:
         log.warning("could not publish decide for %s; the sweeper will retry", workflow_id, exc_info=True)
+
+
+# --- taking messages (REST polls) --------------------------------------------------------------
+
+
+@functools.cache
+def _broker_errors() -> tuple[type[BaseException], ...]:
+    # The transport's error classes never change within a process; asking creates a transport.
+    conn = current_app.connection_for_read()
+    # kombu re-raises connection failures as its own OperationalError (a KombuError).
+    return (*conn.connection_errors, *conn.channel_errors, KombuError, OSError)
+
+
+def _poll_transport_options(**extra: Any) -> dict[str, Any]:
+    # Baton publishes every message at priority 0, which kombu's Redis transport keeps in the
+    # queue's plain list: looking at the lists of the other priorities would cost an empty poll
+    # three more round trips.
+    return {**(current_app.conf.broker_transport_options or {}), "priority_steps": [0], **extra}
+
+
+@lru_cache(maxsize=8)
+def _poll_pool(pid: int, url: str) -> Any:
+    """kombu's pool of connections for polls in this process (a forked child gets its own)."""
+    return connection_pools[current_app.connection_for_read(url, transport_options=_poll_transport_options())]
+
+
+def _get_available(bound: Queue, ids: list[str], count: int) -> None:
+    """Append the task ids of waiting messages to ``ids`` until it holds ``count``."""
+    while len(ids) < count:
+        # Taken without an ack: the database decides who gets the task, so a message is done
+        # with once read (held unacked, it would only come back an hour later). On Redis an
+        # acked get would also cost two more round trips (kombu's unacked bookkeeping).
+        message = bound.get(no_ack=True)
+        if message is None:
+            return
+        task_id = _message_task_id(message)
+        if task_id:
+            ids.append(task_id)
+
+
+def take_task_ids(queue: str, count: int) -> list[str]:
+    """Up to ``count`` task ids from a broker queue, without waiting; [] if the broker is down
+    (a poll has the database to fall back on)."""
+    ids: list[str] = []
+    try:
+        with _poll_pool(os.getpid(), current_app.conf.broker_url).acquire(block=True) as conn:
+            # One connect attempt: kombu's default retries for seconds.
+            conn.ensure_connection(max_retries=0)
+            channel = conn.default_channel
+            declared = queue_decl(queue)
+            for entity in _not_yet_declared(declared, conn):
+                maybe_declare(entity, channel)  # once per connection: AMQP refuses a get on an unknown queue
+            _get_available(declared.bind(channel), ids, count)
+    except _broker_errors() as exc:
+        log.warning("broker unavailable while polling %s, serving from the database: %s", queue, exc)
+    return ids
+
+
+@contextmanager
+def _waiting_connection(timeout: float) -> Iterator[Connection]:
+    """A connection of its own for a blocking consume (never a pooled one: an interrupted
+    blocking read must not leave a reply pending on a connection someone else gets next).
+
+    ``polling_interval`` sets Redis' server-side BRPOP timeout to our timeout, so the pending
+    BRPOP has ended by the time we close (kombu otherwise waits out its 1 s default)."""
+    options = _poll_transport_options(polling_interval=max(0.01, round(timeout, 3)))
+    conn = current_app.connection_for_read(transport_options=options)
+    try:
+        yield conn
+    finally:
+        conn.release()
+
+
+def _consume_until(conn: Connection, deadline: float, received: list[Message]) -> None:
+    while not received:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        try:
+            conn.drain_events(timeout=remaining)
+        except TimeoutError:
+            return
+
+
+def wait_for_task_ids(queue: str, count: int, timeout: float) -> list[str] | None:
+    """Block until a message arrives on a broker queue (then take up to ``count``) or ``timeout``
+    seconds pass: its task ids, [] on timeout, None if the broker is unreachable."""
+    received: list[Message] = []
+    ids: list[str] = []
+    try:
+        with _waiting_connection(timeout) as conn:
+            conn.ensure_connection(max_retries=0)
+            channel = conn.channel()
+            declared = queue_decl(queue)
+            collect: Callable[[Any, Message], None] = lambda _body, message: received.append(message)  # noqa: E731
+            consumer = Consumer(
+                channel, queues=[declared], callbacks=[collect],
+                # Acked: on AMQP an auto-ack consumer ignores prefetch_count, and messages pushed
+                # to it before it is cancelled would be lost.
+                no_ack=False, prefetch_count=1, auto_declare=True,
+            )
+            with consumer:
+                _consume_until(conn, time.monotonic() + timeout, received)
+            # Consumer cancelled: nothing more is delivered to it; top up without waiting.
+            for message in received:
+                message.ack()
+                task_id = _message_task_id(message)
+                if task_id:
+                    ids.append(task_id)
+            if received:
+                _get_available(declared.bind(channel), ids, count)
+            channel.close()
+    except _broker_errors() as exc:
+        log.warning("broker unavailable while long-polling %s: %s", queue, exc)
+        return None
+    return ids
+

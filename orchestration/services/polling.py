@@ -1,7 +1,7 @@
-"""Task polling for REST workers (``GET /api/tasks/poll...``, reference §1.3).
+"""Task polling for REST workers (``GET /api/tasks/poll...``, single and batch, with long polls).
 
 A REST poller is served from the same broker queue a Celery worker for that type would consume,
-so both kinds of worker can share a queue. Messages are only hints (DESIGN invariants): the
+so both kinds of worker can share a queue. Messages are only hints (the database is the truth): the
 claim (SCHEDULED -> IN_PROGRESS, a compare-and-set) decides who gets a task, and polling also
 claims due SCHEDULED tasks straight from the database, so a lost message never strands a task
 until the sweeper re-publishes it.
@@ -17,20 +17,13 @@ No database transaction is open while the broker is waited on.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, ExpressionWrapper, F, Q
-from kombu import Connection, Consumer, Message, Queue
-from kombu.common import maybe_declare
-from kombu.exceptions import KombuError
 
 from orchestration import dispatch
 from orchestration.clock import now_ms
@@ -63,7 +56,7 @@ def task_poll(
     if count <= 0:
         return []
     broker_queue = dispatch.broker_queue(queue_name)
-    claimed = _claim_ids(_take_messages(broker_queue, count), queue_name, worker_id)
+    claimed = _claim_ids(dispatch.take_task_ids(broker_queue, count), queue_name, worker_id)
     if len(claimed) < count:
         claimed += _claim_due(queue_name, count - len(claimed), worker_id)
     if claimed or timeout_ms <= 0:
@@ -74,7 +67,7 @@ def task_poll(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
-        ids = _wait_for_messages(broker_queue, count, remaining)
+        ids = dispatch.wait_for_task_ids(broker_queue, count, remaining)
         if ids is None:  # broker unreachable: the database is all there is
             time.sleep(max(0.0, deadline - time.monotonic()))
             break
@@ -181,123 +174,6 @@ def _claim_due(queue_name: str, limit: int, worker_id: str | None) -> list[dict[
     # task over its TaskDef's limits is passed over.
     candidates = list(due.values_list("id", flat=True)[: limit * 2 + 8])
     return _claim_each(candidates, queue_name, worker_id, limit) if candidates else []
-
-
-# --- broker ------------------------------------------------------------------------------------
-
-
-def _task_id(message: Message) -> str | None:
-    """The task id a kombu message carries (``dispatch.task_argument``)."""
-    try:
-        body = message.decode()
-    except Exception:
-        log.warning("undecodable message dropped from a task queue", exc_info=True)
-        return None
-    return dispatch.task_argument(body)
-
-
-def _queue(name: str) -> Queue:
-    # The Queue Celery itself publishes to (same exchange and routing key), created on first use.
-    return current_app.amqp.queues[name]
-
-
-@functools.cache
-def _broker_errors() -> tuple[type[BaseException], ...]:
-    # The transport's error classes never change within a process; asking creates a transport.
-    conn = current_app.connection_for_read()
-    # kombu re-raises connection failures as its own OperationalError (a KombuError).
-    return (*conn.connection_errors, *conn.channel_errors, KombuError, OSError)
-
-
-def _get_available(bound: Queue, ids: list[str], count: int) -> None:
-    """Append the task ids of waiting messages to ``ids`` until it holds ``count``."""
-    while len(ids) < count:
-        # Taken without an ack: the database decides who gets the task, so a message is done
-        # with once read (held unacked, it would only come back an hour later). On Redis an
-        # acked get would also cost two more round trips (kombu's unacked bookkeeping).
-        message = bound.get(no_ack=True)
-        if message is None:
-            return
-        task_id = _task_id(message)
-        if task_id:
-            ids.append(task_id)
-
-
-def _take_messages(queue_name: str, count: int) -> list[str]:
-    """Up to ``count`` task ids from the queue, without waiting; [] if the broker is down."""
-    ids: list[str] = []
-    try:
-        direct = dispatch.take_task_ids(queue_name, count)
-        if direct is not None:
-            return direct
-        with current_app.pool.acquire(block=True) as conn:
-            # One connect attempt: kombu's default retries for seconds, and a poll has the
-            # database to fall back on.
-            conn.ensure_connection(max_retries=0)
-            channel = conn.default_channel
-            queue = _queue(queue_name)
-            maybe_declare(queue, channel)  # cached per connection: one declare, not one per poll
-            _get_available(queue.bind(channel), ids, count)
-    except _broker_errors() as exc:
-        log.warning("broker unavailable while polling %s, serving from the database: %s", queue_name, exc)
-    return ids
-
-
-@contextmanager
-def _waiting_connection(timeout: float) -> Iterator[Connection]:
-    """A connection of its own for a blocking consume (never a pooled one: an interrupted
-    blocking read must not leave a reply pending on a connection someone else gets next).
-
-    ``polling_interval`` sets Redis' server-side BRPOP timeout to our timeout, so the pending
-    BRPOP has ended by the time we close (kombu otherwise waits out its 1 s default)."""
-    options = dict(current_app.conf.broker_transport_options or {})
-    options["polling_interval"] = max(0.01, round(timeout, 3))
-    conn = current_app.connection_for_read(transport_options=options)
-    try:
-        yield conn
-    finally:
-        conn.release()
-
-
-def _wait_for_messages(queue_name: str, count: int, timeout: float) -> list[str] | None:
-    """Block until a message arrives (then take up to ``count``) or ``timeout`` seconds pass.
-    [] on timeout, None if the broker is unreachable."""
-    received: list[Message] = []
-    ids: list[str] = []
-    try:
-        with _waiting_connection(timeout) as conn:
-            conn.ensure_connection(max_retries=0)
-            channel = conn.channel()
-            queue = _queue(queue_name)
-            consumer = Consumer(
-                channel, queues=[queue], callbacks=[lambda _body, message: received.append(message)],
-                # Acked: on AMQP an auto-ack consumer ignores prefetch_count, and messages pushed
-                # to it before it is cancelled would be lost.
-                no_ack=False, prefetch_count=1, auto_declare=True,
-            )
-            with consumer:
-                deadline = time.monotonic() + timeout
-                while not received:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    try:
-                        conn.drain_events(timeout=remaining)
-                    except TimeoutError:
-                        break
-            # Consumer cancelled: nothing more is delivered to it; top up without waiting.
-            for message in received:
-                message.ack()
-                task_id = _task_id(message)
-                if task_id:
-                    ids.append(task_id)
-            if received:
-                _get_available(queue.bind(channel), ids, count)
-            channel.close()
-    except _broker_errors() as exc:
-        log.warning("broker unavailable while long-polling %s: %s", queue_name, exc)
-        return None
-    return ids
 
 
 # --- requeue (the queue reads are orchestration.selectors.queues) -------------------------------

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from orchestration import dispatch
 from orchestration.selectors import blocking
 from orchestration.services import limits, polling
 
 
 class BrokerWaits:
-    """Where a long poll waits on the broker (``polling._wait_for_messages``): tells the test
+    """Where a long poll waits on the broker (``dispatch.wait_for_task_ids``): tells the test
     that a poll is waiting, what each wait returned (task ids; [] when it timed out, None when
     the broker was unreachable) and, while ``hold`` is set, keeps the poll from starting its
     wait until ``release()``."""
@@ -27,7 +28,7 @@ class BrokerWaits:
         self.released = threading.Event()
         self.results: list[list[str] | None] = []
         self.hold = False
-        real = polling._wait_for_messages
+        real = dispatch.wait_for_task_ids
 
         def watched(queue_name: str, count: int, timeout: float) -> list[str] | None:
             self.waiting.set()
@@ -38,7 +39,7 @@ class BrokerWaits:
             self.returned.set()
             return ids
 
-        monkeypatch.setattr(polling, "_wait_for_messages", watched)
+        monkeypatch.setattr(dispatch, "wait_for_task_ids", watched)
 
     def release(self) -> None:
         self.released.set()

@@ -1,19 +1,30 @@
-"""What Baton puts on the broker: Celery protocol-2 task messages on the right queues, and
-nothing raised when the broker is down (the sweeper publishes again)."""
+"""What Baton puts on the broker and takes off it, through kombu's producers and consumers:
+Celery protocol-2 task messages on the right queues, taken in order by REST polls, and nothing
+raised when the broker is down (the sweeper publishes again)."""
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
+import kombu
 import pytest
 import redis
-from celery import current_app
+from celery import Celery, current_app
 from kombu import Connection, Consumer
 
+from conductor_project.celery import app as celery_app
 from orchestration import dispatch
+
+
+@pytest.fixture
+def task_type(redis_client: redis.Redis) -> Iterator[str]:
+    """A task type of the test's own (broker queues outlive tests), its queue emptied after."""
+    name = f"dispatch_{uuid.uuid4().hex[:8]}"
+    yield name
+    redis_client.delete(dispatch.broker_queue(name))
 
 
 def _receive(queue: str, count: int) -> list[tuple[dict, list]]:
@@ -28,26 +39,65 @@ def _receive(queue: str, count: int) -> list[tuple[dict, list]]:
     return received
 
 
-def test_task_and_decide_messages_are_celery_task_messages(redis_client: redis.Redis) -> None:
-    task_type = f"dispatch_{uuid.uuid4().hex[:8]}"
+def test_task_and_decide_messages_are_celery_task_messages(task_type: str, redis_client: redis.Redis) -> None:
     queue = dispatch.broker_queue(task_type)
-    try:
-        dispatch.publish_tasks([("task-1", task_type, task_type), ("task-2", task_type, task_type)])
-        messages = _receive(queue, 2)
-    finally:
-        redis_client.delete(queue)
-    assert [body[0] for _, body in messages] == [["task-1"], ["task-2"]]
-    for headers, body in messages:
+    dispatch.publish_tasks([("task-1", task_type, task_type), ("task-2", task_type, task_type)])
+    dispatch.publish_tasks([("task-3", task_type, task_type)])
+    redis_client.delete(dispatch.DECIDE_QUEUE)  # older decide requests of this session
+    dispatch.publish_decide("workflow-1")
+    messages = _receive(queue, 3)
+    decides = _receive(dispatch.DECIDE_QUEUE, 1)
+    assert [body[0] for _, body in messages] == [["task-1"], ["task-2"], ["task-3"]]
+    assert [(headers["task"], body[0]) for headers, body in decides] == [(dispatch.DECIDE_TASK, ["workflow-1"])]
+    for headers, _ in messages:
         assert headers["task"] == dispatch.worker_task_name(task_type)
+    for headers, body in messages + decides:
         assert headers["lang"] == "py" and headers["ignore_result"] is True
         assert headers["id"] == headers["root_id"] and headers["eta"] is None
         assert body[1] == {} and body[2]["chain"] is None
-    assert messages[0][0]["id"] != messages[1][0]["id"]
+    assert len({headers["id"] for headers, _ in messages + decides}) == 4
 
 
-def test_threads_publishing_at_once_share_the_producers_safely(redis_client: redis.Redis) -> None:
-    task_type = f"dispatch_{uuid.uuid4().hex[:8]}"
+def test_polls_take_published_messages_in_order(task_type: str, redis_client: redis.Redis) -> None:
     queue = dispatch.broker_queue(task_type)
+    dispatch.publish_tasks([(f"task-{i}", task_type, task_type) for i in range(3)])
+    assert dispatch.take_task_ids(queue, 2) == ["task-0", "task-1"]
+    assert dispatch.take_task_ids(queue, 5) == ["task-2"]
+    assert dispatch.take_task_ids(queue, 5) == []
+    assert redis_client.llen(queue) == 0
+
+
+def test_polls_take_messages_that_celery_itself_sent(task_type: str) -> None:
+    """A message from send_task (another producer, say) is as good as one of Baton's."""
+    queue = dispatch.broker_queue(task_type)
+    current_app.send_task(dispatch.worker_task_name(task_type), args=["from-celery"], queue=dispatch.queue_decl(queue))
+    assert dispatch.take_task_ids(queue, 1) == ["from-celery"]
+
+
+def test_a_long_poll_wakes_on_a_message_published_while_it_waits(
+    task_type: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = dispatch.broker_queue(task_type)
+    waiting = threading.Event()
+    drain_events = kombu.Connection.drain_events
+
+    def drain_and_tell(self: kombu.Connection, **kwargs: Any) -> Any:
+        waiting.set()  # subscribed to the queue by now: the publish below comes while it waits
+        return drain_events(self, **kwargs)
+
+    monkeypatch.setattr(kombu.Connection, "drain_events", drain_and_tell)
+    publisher = threading.Thread(target=lambda: waiting.wait(10) and dispatch.publish_tasks([("late", task_type, task_type)]))
+    publisher.start()
+    try:
+        assert dispatch.wait_for_task_ids(queue, 1, timeout=10) == ["late"]
+    finally:
+        publisher.join(10)
+    assert dispatch.wait_for_task_ids(queue, 1, timeout=0.05) == []
+
+
+def test_threads_publishing_at_once_share_the_producers_safely(
+    task_type: str, redis_client: redis.Redis
+) -> None:
     errors: list[BaseException] = []
 
     def publish(n: int) -> None:
@@ -58,78 +108,59 @@ def test_threads_publishing_at_once_share_the_producers_safely(redis_client: red
             errors.append(error)
 
     threads = [threading.Thread(target=publish, args=(n,)) for n in range(4)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-        assert not errors
-        assert redis_client.llen(queue) == 80
-    finally:
-        redis_client.delete(queue)
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors
+    assert redis_client.llen(dispatch.broker_queue(task_type)) == 80
+
+
+def _broker_clients(redis_client: redis.Redis) -> int:
+    """Connections to the broker's Redis database: this session's, on a database of its own."""
+    db = str(redis_client.connection_pool.connection_kwargs.get("db", 0))
+    return len([c for c in redis_client.client_list() if str(c.get("db")) == db])
+
+
+def test_publishers_and_pollers_in_new_threads_reuse_the_process_broker_connections(
+    task_type: str, redis_client: redis.Redis
+) -> None:
+    """Django runs requests on many threads: a broker connection per thread (or per publish)
+    would mean a new connection per request."""
+    queue = dispatch.broker_queue(task_type)
+
+    def publish_and_take(i: int) -> None:
+        dispatch.publish_tasks([(f"t{i}", task_type, task_type)])
+        assert dispatch.take_task_ids(queue, 1) == [f"t{i}"]
+
+    publish_and_take(-1)  # the process' connections exist by now
+    before = _broker_clients(redis_client)
+    for i in range(5):
+        thread = threading.Thread(target=publish_and_take, args=(i,))
+        thread.start()
+        thread.join(10)
+    assert _broker_clients(redis_client) <= before  # one thread at a time opens nothing new
 
 
 def test_a_broker_that_is_down_loses_the_message_quietly_and_the_next_publish_recovers(
-    redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+    task_type: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    task_type = f"dispatch_{uuid.uuid4().hex[:8]}"
-    queue = dispatch.broker_queue(task_type)
-    # Nothing listens on port 1: every connection attempt is refused at once. Celery reads
-    # CELERY_BROKER_URL from the environment before its own setting, so both are switched.
+    # An app whose broker is down: nothing listens on port 1, every connection attempt is
+    # refused at once. Celery reads CELERY_BROKER_URL from the environment before its setting.
     dead = "redis://127.0.0.1:1/0"
-    saved_env, saved_conf = os.environ.get("CELERY_BROKER_URL"), current_app.conf.broker_url
-    os.environ["CELERY_BROKER_URL"], current_app.conf.broker_url = dead, dead
+    monkeypatch.setenv("CELERY_BROKER_URL", dead)
+    down = Celery("broker-down", broker=dead, set_as_current=False)
+    queue = dispatch.broker_queue(task_type)
+    down.set_current()
     try:
         dispatch.publish_tasks([("lost", task_type, task_type)])  # must not raise
         dispatch.publish_decide("some-workflow")
+        assert dispatch.take_task_ids(queue, 1) == []  # a poll serves from the database instead
+        assert dispatch.wait_for_task_ids(queue, 1, timeout=0.1) is None
     finally:
-        if saved_env is None:
-            os.environ.pop("CELERY_BROKER_URL", None)
-        else:
-            os.environ["CELERY_BROKER_URL"] = saved_env
-        current_app.conf.broker_url = saved_conf
+        monkeypatch.undo()
+        celery_app.set_current()
     assert "could not publish task messages" in caplog.text
     assert "could not publish decide" in caplog.text
-    try:
-        dispatch.publish_tasks([("kept", task_type, task_type)])
-        assert [body[0] for _, body in _receive(queue, 1)] == [["kept"]]
-    finally:
-        redis_client.delete(queue)
-
-
-def test_publishers_in_new_threads_share_the_process_broker_connection(redis_client: redis.Redis) -> None:
-    """Django runs requests on many threads: a broker connection per thread (or per publish)
-    would mean a new connection per request."""
-    task_type = f"dispatch_{uuid.uuid4().hex[:8]}"
-    name = f"baton-publish-{os.getpid()}"
-
-    def connections() -> int:
-        return len([c for c in redis_client.client_list() if c.get("name") == name])
-
-    dispatch.publish_tasks([("warm-up", task_type, task_type)])  # the process' client exists by now
-    before = connections()
-    try:
-        for i in range(5):
-            thread = threading.Thread(target=dispatch.publish_tasks, args=([(f"t{i}", task_type, task_type)],))
-            thread.start()
-            thread.join(10)
-        assert redis_client.llen(dispatch.broker_queue(task_type)) == 6
-        assert 1 <= connections() == before  # one-at-a-time publishes open nothing new
-    finally:
-        redis_client.delete(dispatch.broker_queue(task_type))
-
-
-def test_a_message_pushed_by_baton_is_the_message_kombu_would_publish(redis_client: redis.Redis) -> None:
-    """Baton pushes kombu's Redis envelope itself; a Celery worker must not see a difference."""
-    queue = dispatch.broker_queue(f"dispatch_{uuid.uuid4().hex[:8]}")
-    try:
-        dispatch._send([("baton.worker.x", "task-9", queue)])
-        with current_app.producer_or_acquire() as producer:
-            dispatch._publish(producer, "baton.worker.x", "task-9", queue)
-        ours, kombus = (json.loads(raw) for raw in reversed(redis_client.lrange(queue, 0, -1)))
-    finally:
-        redis_client.delete(queue)
-    for envelope in (ours, kombus):  # per-message identities
-        envelope["headers"].pop("id"), envelope["headers"].pop("root_id")
-        envelope["properties"].pop("correlation_id"), envelope["properties"].pop("delivery_tag")
-    assert ours == kombus
+    dispatch.publish_tasks([("kept", task_type, task_type)])
+    assert [body[0] for _, body in _receive(queue, 1)] == [["kept"]]
