@@ -68,25 +68,30 @@ class TaskUpdateView(ConductorView):
     task that is already terminal changes nothing and still answers 200."""
 
     def post(self, request: Request) -> HttpResponse:
-        body = wire.read_json_object(request, "a TaskResult")
-        errors = task_result_errors(body)
-        if errors:
-            raise DefinitionError(errors)
-        extend_lease = bool(body.get("extendLease"))
-        task_services.task_update(
-            task_id=body["taskId"],
-            workflow_id=body["workflowInstanceId"],
-            # A lease extension only refreshes updateTime; its status is irrelevant.
-            status=body.get("status") or "IN_PROGRESS",
-            # TaskResult.outputData defaults to {} and replaces the task's output.
-            output=body.get("outputData") or {},
-            reason=body.get("reasonForIncompletion"),
-            worker_id=body.get("workerId"),
-            callback_after_seconds=int(body.get("callbackAfterSeconds") or 0),
-            logs=log_lines(body.get("logs")),
-            extend_lease=extend_lease,
-        )
+        body, _ = apply_task_result(request)
         return text(body["taskId"])
+
+
+def apply_task_result(request: Request) -> tuple[dict[str, Any], task_services.UpdateResult]:
+    """Parse a TaskResult body, check it, and apply it; the body and what the update did."""
+    body = wire.read_json_object(request, "a TaskResult")
+    errors = task_result_errors(body)
+    if errors:
+        raise DefinitionError(errors)
+    result = task_services.task_update(
+        task_id=body["taskId"],
+        workflow_id=body["workflowInstanceId"],
+        # A lease extension only refreshes updateTime; its status is irrelevant.
+        status=body.get("status") or "IN_PROGRESS",
+        # TaskResult.outputData defaults to {} and replaces the task's output.
+        output=body.get("outputData") or {},
+        reason=body.get("reasonForIncompletion"),
+        worker_id=body.get("workerId"),
+        callback_after_seconds=int(body.get("callbackAfterSeconds") or 0),
+        logs=log_lines(body.get("logs")),
+        extend_lease=bool(body.get("extendLease")),
+    )
+    return body, result
 
 
 def request_worker_id(request: Request) -> str | None:
@@ -148,23 +153,8 @@ class UpdateV2View(ConductorView):
     changes nothing and still polls, as Conductor's does."""
 
     def post(self, request: Request) -> HttpResponse:
-        body = wire.read_json_object(request, "a TaskResult")
-        errors = task_result_errors(body)
-        if errors:
-            raise DefinitionError(errors)
-        extend_lease = bool(body.get("extendLease"))
-        result = task_services.task_update(
-            task_id=body["taskId"],
-            workflow_id=body["workflowInstanceId"],
-            status=body.get("status") or "IN_PROGRESS",
-            output=body.get("outputData") or {},
-            reason=body.get("reasonForIncompletion"),
-            worker_id=body.get("workerId"),
-            callback_after_seconds=int(body.get("callbackAfterSeconds") or 0),
-            logs=log_lines(body.get("logs")),
-            extend_lease=extend_lease,
-        )
-        if extend_lease or (result.applied and not result.terminal):
+        body, result = apply_task_result(request)
+        if body.get("extendLease") or (result.applied and not result.terminal):
             return no_content()
         found = result.queue or task_selectors.task_queue(task_id=result.task_id)
         # Never hand a system task's queue to a REST worker, whatever it reported on.
