@@ -19,7 +19,7 @@ sweeper re-decide the task forever).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 
 from orchestration.definitions.model import TaskDefinition
 from orchestration.engine.state import TaskState, WorkflowState
@@ -220,19 +220,37 @@ def claim_deadline(*, task: TaskState, task_def: TaskDefinition | None, async_co
     if task_def is None or task.status != "SCHEDULED":
         return ClaimDeadline()
     first, second = 1, 2  # any two instants: only the difference between them matters
-    at_first = _actionable_deadlines(_as_claimed(task, first), task_def, async_complete)
-    at_second = _actionable_deadlines(_as_claimed(task, second), task_def, async_complete)
+    claimed = _as_claimed(task, first)
+    at_first = _actionable_deadlines(claimed, task_def, async_complete)
+    _claim_at(claimed, task, second)
+    at_second = _actionable_deadlines(claimed, task_def, async_complete)
     fixed = [d for kind, d in at_first.items() if at_second.get(kind) == d]
     moving = [d - first for kind, d in at_first.items() if at_second.get(kind) == d + (second - first)]
     return ClaimDeadline(at=min(fixed) if fixed else None, after_claim_ms=min(moving) if moving else None)
 
 
+_TASK_FIELDS = tuple(f.name for f in fields(TaskState))
+_set_field = object.__setattr__
+
+
 def _as_claimed(task: TaskState, now: int) -> TaskState:
-    """A copy of the task as the claim statement leaves it at ``now`` (see store's claim)."""
-    return replace(
-        task, status="IN_PROGRESS", start_time=task.start_time if task.start_time > 0 else now, update_time=now,
-        callback_after_seconds=0, is_new=False, dirty=None,
-    )
+    """A copy of the task as the claim statement leaves it at ``now`` (see store's claim).
+    Copied field by field, untracked: this runs for every open task on every decide, and the
+    dataclass' own copy would send each field through the change tracker."""
+    claimed = object.__new__(TaskState)
+    for name in _TASK_FIELDS:
+        _set_field(claimed, name, getattr(task, name))
+    _set_field(claimed, "status", "IN_PROGRESS")
+    _set_field(claimed, "callback_after_seconds", 0)
+    _set_field(claimed, "dirty", None)
+    _claim_at(claimed, task, now)
+    return claimed
+
+
+def _claim_at(claimed: TaskState, task: TaskState, now: int) -> None:
+    """Move the claimed copy's claim to ``now``: the fields a claim sets from its own time."""
+    _set_field(claimed, "start_time", task.start_time if task.start_time > 0 else now)
+    _set_field(claimed, "update_time", now)
 
 
 def set_deadlines(task: TaskState, *, task_def: TaskDefinition | None, async_complete: bool = False) -> None:
