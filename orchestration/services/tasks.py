@@ -16,7 +16,7 @@ from django.db import DatabaseError, transaction
 from orchestration import dispatch
 from orchestration.clock import now_ms
 from orchestration.engine.results import RESULT_STATUSES, TaskResult, apply_result
-from orchestration.errors import BadRequest, NotFound
+from orchestration.errors import BadRequest, Conflict, NotFound
 from orchestration.models import PollData, Task, TaskLog, Workflow
 from orchestration.selectors import open_tasks
 from orchestration.services import limits, store, workflows
@@ -119,7 +119,9 @@ def task_update(
                 return _apply(task_id, wf_id, result, reporter, logs, decide=False)
         except store.TaskChangedConcurrently:
             continue
-    raise store.TaskChangedConcurrently(task_id)
+    # Every attempt met a task of the workflow changing under it: say so rather than fail
+    # with an internal error; the worker's SDK retries the update.
+    raise Conflict(f"Task {task_id}: its workflow kept changing while the result was applied; retry the update")
 
 
 def _apply(
