@@ -29,8 +29,8 @@ from orchestration.definitions.validation import (
     TASK_TIMEOUT_POLICIES,
     WORKFLOW_TIMEOUT_POLICIES,
 )
+from orchestration.engine.results import RESULT_STATUSES as UPDATE_STATUSES
 from orchestration.services.events import ACTION_TYPES
-from orchestration.services.tasks import UPDATE_STATUSES
 
 Schema = dict[str, Any]
 

@@ -17,12 +17,12 @@ from orchestration.conductor.json_types import fits_java_type, java_type_error
 from orchestration.definitions.model import SYSTEM_TASK_TYPES
 from orchestration.definitions.validation import FieldError
 from orchestration.documents import executions
+from orchestration.engine.results import RESULT_STATUSES as UPDATE_STATUSES
 from orchestration.errors import BadRequest, DefinitionError, NotFound
 from orchestration.selectors import open_tasks
 from orchestration.selectors import tasks as task_selectors
 from orchestration.services import tasks as task_services
 from orchestration.services.polling import task_poll
-from orchestration.services.tasks import UPDATE_STATUSES
 
 # Conductor's single poll is a batch poll of one with a 100 ms long-poll (ExecutionService).
 SINGLE_POLL_TIMEOUT_MS = 100

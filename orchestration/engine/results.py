@@ -15,9 +15,8 @@ from typing import Any
 from orchestration.definitions.model import MAX_SECONDS, TaskDefinition
 from orchestration.engine import timeouts
 from orchestration.engine.operators import Kind, operator_for
-from orchestration.engine.state import TaskState
+from orchestration.engine.state import OPEN_TASK, TaskState
 
-OPEN = frozenset({"SCHEDULED", "IN_PROGRESS"})
 # What a worker may report: Conductor's TaskResult statuses.
 RESULT_STATUSES = frozenset({"IN_PROGRESS", "COMPLETED", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "CANCELED"})
 
@@ -49,7 +48,7 @@ class AppliedResult:
 def apply_result(task: TaskState, result: TaskResult, *, now: int, redispatch_grace_ms: int) -> AppliedResult | None:
     """Apply ``result`` to ``task``; None, and nothing changed, when the task is not open (a late
     or duplicate result: a task ends once per attempt)."""
-    if task.status not in OPEN:
+    if task.status not in OPEN_TASK:
         return None
     from_status = task.status
     task.update_time = now

@@ -19,12 +19,11 @@ from typing import Any
 
 from django.db.models import Q
 
-from orchestration.engine.state import TERMINAL_TASK, TERMINAL_WORKFLOW
+from orchestration.engine.state import OPEN_TASK, TERMINAL_TASK, TERMINAL_WORKFLOW
 from orchestration.errors import NotFound
 from orchestration.models import TASK_FIELDS, Task, Workflow
 
 POLL_INTERVAL_SECONDS = 0.02
-OPEN = ("SCHEDULED", "IN_PROGRESS")
 MAX_DEPTH = 16
 
 
@@ -58,14 +57,14 @@ def blocking_tasks(workflow_id: str, refs: Iterable[str], depth: int = 0) -> tup
     """Tasks that block ``workflow_id`` (in seq order, sub-workflows searched where their task
     sits) and the workflow of the first one."""
     refs = [r for r in refs if r]
-    wanted = Q(task_type__in=("WAIT", "SUB_WORKFLOW"), status__in=OPEN)
+    wanted = Q(task_type__in=("WAIT", "SUB_WORKFLOW"), status__in=OPEN_TASK)
     if refs:
         wanted |= Q(ref__in=refs, status__in=TERMINAL_TASK)
     rows = Task.objects.filter(workflow_id=workflow_id).filter(wanted).order_by("seq")
     found: list[dict[str, Any]] = []
     where: str | None = None
     for row in rows.values("id", "workflow_id", *TASK_FIELDS):
-        is_open = row["status"] in OPEN
+        is_open = row["status"] in OPEN_TASK
         if (row["task_type"] == "WAIT" and is_open and not _has_deadline(row)) or (row["ref"] in refs and not is_open):
             found.append(row)
             where = where or workflow_id

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from orchestration.conductor.loop_refs import base_ref
+from orchestration.engine.state import OPEN_TASK
 from orchestration.models import TASK_FIELDS, Task, TaskLog
 
-OPEN = ("SCHEDULED", "IN_PROGRESS")
 # Task types a signal completes. Conductor signals WAIT only; HUMAN tasks are the other kind of
 # task that waits on the outside world, and nothing but an API call ever completes them.
 SIGNAL_TASK_TYPES = ("WAIT", "HUMAN")
@@ -17,7 +17,7 @@ MAX_SIGNAL_DEPTH = 32
 
 
 def _open_tasks(workflow_id: str) -> list[dict[str, Any]]:
-    rows = Task.objects.filter(workflow_id=workflow_id, status__in=OPEN).values("id", "workflow_id", *TASK_FIELDS)
+    rows = Task.objects.filter(workflow_id=workflow_id, status__in=OPEN_TASK).values("id", "workflow_id", *TASK_FIELDS)
     return sorted(rows, key=lambda r: r["seq"])
 
 

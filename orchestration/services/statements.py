@@ -5,8 +5,8 @@ cost is round trips and the server parsing and planning the same text again and 
 public features of psycopg remove both, and nothing else here is clever:
 
 - **Pipeline mode** (``Connection.pipeline()``): the statements of one step go to the server
-  together and their results come back together, one round trip for the step. Inside a
-  transaction psycopg sends the transaction's BEGIN in the same trip.
+  together and their results come back together, one round trip for the step. (A transaction's
+  BEGIN still takes a round trip of its own: psycopg waits for it before the step.)
 - **Prepared statements**: each statement runs on a server-binding cursor (``psycopg.Cursor``),
   so psycopg prepares it once per connection after ``prepare_threshold`` executions (set from
   ``BATON_PREPARED_STATEMENTS`` in the database OPTIONS; Django's own client-binding cursors

@@ -19,12 +19,12 @@ from django.db import transaction
 
 from orchestration import dispatch
 from orchestration.clock import now_ms
+from orchestration.engine.state import OPEN_TASK
 from orchestration.models import DecideRequest, Task, Workflow
 from orchestration.services.workflows import workflow_decide
 
 log = logging.getLogger(__name__)
 
-OPEN = ("SCHEDULED", "IN_PROGRESS")
 TERMINAL = ("COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED")
 # A terminal task still unprocessed after this long was orphaned by a dead process.
 UNPROCESSED_GRACE_MS = 5_000
@@ -43,7 +43,7 @@ def sweep(*, now: int | None = None, batch: int = 500) -> SweepReport:
     published = _publish_due_tasks(now, batch)
     workflow_ids: set[str] = set()
     workflow_ids.update(
-        Task.objects.filter(status__in=OPEN, timeout_at__lte=now).values_list("workflow_id", flat=True)[:batch]
+        Task.objects.filter(status__in=OPEN_TASK, timeout_at__lte=now).values_list("workflow_id", flat=True)[:batch]
     )
     workflow_ids.update(
         Workflow.objects.filter(status="RUNNING", next_check_at__lte=now).values_list("id", flat=True)[:batch]

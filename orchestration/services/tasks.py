@@ -22,8 +22,6 @@ from orchestration.selectors import open_tasks
 from orchestration.services import limits, store, workflows
 from orchestration.services.workflows import decide_and_save, lock_busy, redispatch_grace_ms
 
-UPDATE_STATUSES = RESULT_STATUSES
-OPEN = ("SCHEDULED", "IN_PROGRESS")
 # A result is decided under the workflow's lock; a task of the workflow claimed meanwhile
 # (claims take no workflow lock) makes the decide start over, on the rows as they are now.
 MAX_RESULT_ATTEMPTS = 10
@@ -93,7 +91,7 @@ def task_update(
     out on commit."""
     if not task_id:
         raise BadRequest("Task ID cannot be null or empty")
-    if status not in UPDATE_STATUSES:
+    if status not in RESULT_STATUSES:
         raise BadRequest(f"status: invalid task status {status!r}")
     if output is not None and not isinstance(output, dict):
         raise BadRequest("outputData must be a JSON object")
@@ -188,8 +186,8 @@ def _existing_workflow(task_id: str, workflow_id: str | None) -> str:
 
 
 def _check_status(status: str) -> None:
-    if status not in UPDATE_STATUSES:
-        names = ", ".join(sorted(UPDATE_STATUSES))
+    if status not in RESULT_STATUSES:
+        names = ", ".join(sorted(RESULT_STATUSES))
         raise BadRequest(f"Invalid task status '{status}': must be one of {names}")
 
 
