@@ -7,16 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
+from orchestration.bounded_cache import BoundedCache
 from orchestration.definitions.model import WorkflowDefinition
 from orchestration.models import DefinitionSnapshot
 
-_SNAPSHOT_CACHE_SIZE = 256
-_snapshot_cache: OrderedDict[str, WorkflowDefinition] = OrderedDict()
-_snapshot_lock = threading.Lock()
+_definitions: BoundedCache[str, WorkflowDefinition] = BoundedCache(256)
 
 
 def snapshot_key(data: dict[str, Any]) -> str:
@@ -25,20 +22,14 @@ def snapshot_key(data: dict[str, Any]) -> str:
 
 
 def remember_definition(key: str, definition: WorkflowDefinition) -> None:
-    with _snapshot_lock:
-        _snapshot_cache[key] = definition
-        _snapshot_cache.move_to_end(key)
-        while len(_snapshot_cache) > _SNAPSHOT_CACHE_SIZE:
-            _snapshot_cache.popitem(last=False)
+    _definitions.put(key, definition)
 
 
 def definition_for(key: str) -> WorkflowDefinition:
     """The parsed frozen definition; parsed once per process (snapshots never change)."""
-    with _snapshot_lock:
-        cached = _snapshot_cache.get(key)
-        if cached is not None:
-            _snapshot_cache.move_to_end(key)
-            return cached
+    cached = _definitions.get(key)
+    if cached is not None:
+        return cached
     data = DefinitionSnapshot.objects.values_list("data", flat=True).get(pk=key)
     definition = WorkflowDefinition.from_json(data)
     remember_definition(key, definition)

@@ -9,12 +9,11 @@ task's ``workflowTask``): these documents are on the poll hot path.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 from orchestration import snapshots
+from orchestration.bounded_cache import BoundedCache
 
 
 def drop_nulls(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -117,22 +116,15 @@ class SnapshotView:
                     self._index(branch)
 
 
-_VIEW_CACHE_SIZE = 256
-_views: OrderedDict[str, SnapshotView] = OrderedDict()
-_views_lock = threading.Lock()
+_views: BoundedCache[str, SnapshotView] = BoundedCache(256)
 
 
 def snapshot_view(key: str) -> SnapshotView:
     """Snapshots never change, so their rendering is cached per key (bounded LRU)."""
-    with _views_lock:
-        view = _views.get(key)
-        if view is not None:
-            _views.move_to_end(key)
-            return view
+    view = _views.get(key)
+    if view is not None:
+        return view
     # orchestration.snapshots parses and caches the snapshot itself; its ``raw`` is the frozen JSON.
     view = SnapshotView(snapshots.definition_for(key).raw)
-    with _views_lock:
-        _views[key] = view
-        while len(_views) > _VIEW_CACHE_SIZE:
-            _views.popitem(last=False)
+    _views.put(key, view)
     return view

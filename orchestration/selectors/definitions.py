@@ -7,13 +7,12 @@ timestamps inside the stored JSON, never whole definitions.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
+from orchestration.bounded_cache import BoundedCache
 from orchestration.conductor.java_text import java_string
 from orchestration.errors import NotFound
 from orchestration.models import DefinitionSnapshot, TaskDef, WorkflowDef
@@ -128,23 +127,17 @@ def workflow_definitions_summary() -> list[dict[str, Any]]:
 
 # Snapshots never change, so their classifier is cached per process (bounded); a page of
 # summaries reads the missing ones in one query, only their ``metadata``.
-_CLASSIFIER_CACHE_SIZE = 4096
-_classifiers: OrderedDict[str, str] = OrderedDict()
-_classifiers_lock = threading.Lock()
+_classifiers: BoundedCache[str, str] = BoundedCache(4096)
 
 
 def snapshot_classifiers(*, snapshot_keys: Iterable[str]) -> dict[str, str]:
     """Snapshot key -> the classifier of the definition frozen under it."""
     wanted = set(snapshot_keys)
-    with _classifiers_lock:
-        found = {key: _classifiers[key] for key in wanted if key in _classifiers}
+    found = {key: value for key in wanted if (value := _classifiers.get(key)) is not None}
     missing = wanted - found.keys()
     if missing:
         rows = DefinitionSnapshot.objects.filter(key__in=missing).values_list("key", "data__metadata")
         fetched = {key: classifier_of(metadata) for key, metadata in rows}
         found.update(fetched)
-        with _classifiers_lock:
-            _classifiers.update(fetched)
-            while len(_classifiers) > _CLASSIFIER_CACHE_SIZE:
-                _classifiers.popitem(last=False)
+        _classifiers.update(fetched)
     return found

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
 
 from orchestration import snapshots
+from orchestration.bounded_cache import BoundedCache
 from orchestration.conductor.java_text import java_string
 from orchestration.definitions.model import WorkflowDefinition
 from orchestration.errors import NotFound
@@ -38,9 +37,8 @@ class Frozen:
     data_text: str  # the frozen JSON, as the snapshot row stores it
 
 
-_lock = threading.Lock()
 # (WorkflowDef text, task names it needs, ((task name, TaskDef text), ...)) -> Frozen
-_by_text: OrderedDict[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], Frozen] = OrderedDict()
+_by_text: BoundedCache[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]], Frozen] = BoundedCache(_CACHE_SIZE)
 # workflow name -> the task names its latest-seen definition refers to (a guess, checked on use)
 _names_by_workflow: dict[str, tuple[str, ...]] = {}
 
@@ -122,12 +120,9 @@ def frozen_for(name: str, version: int | None) -> Frozen:
     text, tasks = _texts(name, version, names)
     if text is None:
         raise NotFound(f"No such workflow defined. name={name}, version={java_string(version)}")
-    with _lock:
-        # The names are in the key: a hit means the guess was exactly the names this text
-        # needs, so the TaskDef texts read with it are all that matter, and current.
-        hit = _by_text.get((text, names, tasks))
-        if hit is not None:
-            _by_text.move_to_end((text, names, tasks))
+    # The names are in the key: a hit means the guess was exactly the names this text needs, so
+    # the TaskDef texts read with it are all that matter, and current.
+    hit = _by_text.get((text, names, tasks))
     if hit is not None:
         snapshots.remember_definition(hit.key, hit.definition)
         return hit
@@ -138,9 +133,6 @@ def frozen_for(name: str, version: int | None) -> Frozen:
         names = needed
         tasks = _task_texts(names)
     result = _freeze(definition, {n: json.loads(t) for n, t in tasks})
-    with _lock:
-        _names_by_workflow[name] = names
-        _by_text[(text, names, tasks)] = result
-        while len(_by_text) > _CACHE_SIZE:
-            _by_text.popitem(last=False)
+    _names_by_workflow[name] = names  # a single assignment: a racing reader sees one guess or the other
+    _by_text.put((text, names, tasks), result)
     return result
